@@ -1,0 +1,482 @@
+//! Applying the queue to a kernel git tree, and exporting it back.
+//!
+//! The user's checkout is never touched: `git am -3` runs in a work tree
+//! that asi-tool owns (a `git worktree` of the user's repository under the
+//! cache, or the cached kernel's own tree), the result becomes a new branch
+//! `asi/<series-hash>`, and on conflict `git am --abort` puts that work tree
+//! back where it was. Commits get a fixed committer and the author's date,
+//! so the same queue on the same base always gives the same commit ids.
+
+use crate::cache::Cache;
+use crate::cmd;
+use crate::error::{fail, Exit};
+use crate::queue::{self, Queue};
+use anyhow::{Context, Result};
+use regex::Regex;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use xshell::{cmd, Shell};
+
+pub const COMMITTER_NAME: &str = "asi-tool";
+pub const COMMITTER_EMAIL: &str = "asi-tool@localhost";
+
+/// A repository and the work tree in which asi-tool may run `git am`.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The repository whose branches receive the result.
+    pub repo: PathBuf,
+    /// The checkout asi-tool owns; builds run from here.
+    pub work: PathBuf,
+    /// The commit the queue is applied on.
+    pub base: String,
+    /// asi-tool owns the repository (a cached kernel) and may move its branches.
+    pub owned: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// Branch name; default `asi/<first 12 hex of the series hash>`.
+    pub branch: Option<String>,
+    /// Leave a conflicting `git am` in place for manual resolution.
+    pub keep_conflict: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub branch: String,
+    pub base: String,
+    pub tip: String,
+    pub work: PathBuf,
+    pub patches: usize,
+    pub seconds: f64,
+}
+
+fn shell_in(dir: &Path) -> Result<Shell> {
+    let sh = Shell::new().context("cannot create a shell")?;
+    sh.change_dir(dir);
+    Ok(sh)
+}
+
+/// Files with staged or unstaged changes (untracked files do not count).
+pub fn dirty_files(repo_dir: &Path) -> Result<Vec<String>> {
+    let repo = git2::Repository::open(repo_dir)
+        .with_context(|| format!("cannot open git repository {}", repo_dir.display()))?;
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(false)
+        .include_ignored(false)
+        .exclude_submodules(true);
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .with_context(|| format!("cannot read git status of {}", repo_dir.display()))?;
+    Ok(statuses
+        .iter()
+        .filter(|s| s.status() != git2::Status::CURRENT)
+        .filter_map(|s| s.path().ok().map(str::to_string))
+        .collect())
+}
+
+/// Refuses a tree with uncommitted changes, naming a few of them.
+pub fn require_clean(repo_dir: &Path, whose: &str) -> Result<()> {
+    let dirty = dirty_files(repo_dir)?;
+    if dirty.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = dirty.iter().take(8).map(|f| format!("  {f}")).collect();
+    let more = if dirty.len() > 8 {
+        format!("\n  ... and {} more", dirty.len() - 8)
+    } else {
+        String::new()
+    };
+    Err(fail(
+        Exit::Infra,
+        format!(
+            "{whose} {} has uncommitted changes; asi-tool will not touch it:\n{}{more}\n\
+             Commit or stash them (git -C {} stash) and run again.",
+            repo_dir.display(),
+            shown.join("\n"),
+            repo_dir.display()
+        ),
+    ))
+}
+
+/// Resolves a revision to a full commit id.
+pub fn resolve(repo_dir: &Path, rev: &str) -> Result<String> {
+    let repo = git2::Repository::open(repo_dir)
+        .with_context(|| format!("cannot open git repository {}", repo_dir.display()))?;
+    let obj = repo
+        .revparse_single(rev)
+        .with_context(|| format!("no revision {rev:?} in {}", repo_dir.display()))?;
+    let commit = obj
+        .peel_to_commit()
+        .with_context(|| format!("{rev:?} in {} is not a commit", repo_dir.display()))?;
+    Ok(commit.id().to_string())
+}
+
+/// A target in a user's repository: checks it, then makes (or reuses) the
+/// asi-tool worktree for it under the cache.
+pub fn user_target(cache: &Cache, repo_dir: &Path, base: Option<&str>) -> Result<Target> {
+    let repo_dir = repo_dir
+        .canonicalize()
+        .with_context(|| format!("kernel tree {} does not exist", repo_dir.display()))?;
+    if git2::Repository::open(&repo_dir).is_err() {
+        return Err(fail(
+            Exit::Infra,
+            format!(
+                "{} is not a git repository. asi-tool applies the queue with `git am -3` on a \
+                 branch; import a plain source tree first: asi-tool kernel fetch VERSION --tree {}",
+                repo_dir.display(),
+                repo_dir.display()
+            ),
+        ));
+    }
+    crate::source::require_kernel_tree(&repo_dir)?;
+    require_clean(&repo_dir, "the kernel tree")?;
+    let base = resolve(&repo_dir, base.unwrap_or("HEAD"))?;
+    let name = worktree_name(&repo_dir);
+    let work = cache.worktree(&name);
+    ensure_worktree(&repo_dir, &work, &base)?;
+    Ok(Target {
+        repo: repo_dir,
+        work,
+        base,
+        owned: false,
+    })
+}
+
+/// `tree-<basename>-<hash of the path>`: stable per repository.
+fn worktree_name(repo_dir: &Path) -> String {
+    let base = repo_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "root".into());
+    let clean: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let h = queue::sha256_hex(repo_dir.to_string_lossy().as_bytes());
+    format!("tree-{clean}-{}", &h[..10])
+}
+
+fn ensure_worktree(repo_dir: &Path, work: &Path, base: &str) -> Result<()> {
+    let sh = shell_in(repo_dir)?;
+    if work.join(".git").exists() {
+        return Ok(());
+    }
+    Cache::ensure(work.parent().unwrap_or(work))?;
+    cmd::run(&sh, cmd!(sh, "git worktree prune"))?;
+    eprintln!(
+        "asi-tool: creating work tree {} (first use of this repository; the build runs from here)",
+        work.display()
+    );
+    cmd::run(&sh, cmd!(sh, "git worktree add --detach {work} {base}"))
+        .with_context(|| format!("cannot create the asi-tool work tree {}", work.display()))
+}
+
+fn git_path(work: &Path, name: &str) -> Result<PathBuf> {
+    let sh = shell_in(work)?;
+    let p = cmd::read(&sh, cmd!(sh, "git rev-parse --git-path {name}"))?;
+    let p = PathBuf::from(p);
+    Ok(if p.is_absolute() { p } else { work.join(p) })
+}
+
+/// The work tree must be clean and not in the middle of `git am`.
+fn require_idle(work: &Path) -> Result<()> {
+    if git_path(work, "rebase-apply")?.exists() {
+        return Err(fail(
+            Exit::Infra,
+            format!(
+                "an earlier `git am` is unfinished in the asi-tool work tree {w} \
+                 (left by --keep-conflict or an interrupted run).\n\
+                 Finish it there (git -C {w} am --continue) or discard it (git -C {w} am --abort), then run again.",
+                w = work.display()
+            ),
+        ));
+    }
+    require_clean(work, "the asi-tool work tree")
+}
+
+/// A conflict report, printed before the command exits with code 4.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub index: usize,
+    pub patch: String,
+    pub subject: String,
+    pub files: Vec<String>,
+    pub details: Vec<String>,
+}
+
+impl Conflict {
+    pub fn message(&self, total: usize, kept: Option<&Path>) -> String {
+        let mut m = format!(
+            "patch {}/{} does not apply: {} ({})",
+            self.index, total, self.patch, self.subject
+        );
+        if !self.files.is_empty() {
+            m.push_str("\n  conflicting files:");
+            for f in &self.files {
+                m.push_str(&format!("\n    {f}"));
+            }
+        }
+        for d in &self.details {
+            m.push_str(&format!("\n  git: {d}"));
+        }
+        match kept {
+            Some(w) => m.push_str(&format!(
+                "\nThe conflict is left in {w} (--keep-conflict): resolve it, `git -C {w} am --continue`, \
+                 then `asi-tool export`; or `git -C {w} am --abort`.",
+                w = w.display()
+            )),
+            None => m.push_str("\nNothing was changed: `git am --abort` restored the work tree and no branch was created."),
+        }
+        m
+    }
+}
+
+/// Lines of `git am` output that explain a failure.
+pub fn conflict_details(output: &str) -> (Vec<String>, Vec<String>) {
+    let conflict =
+        Regex::new(r"CONFLICT \([^)]*\): (?:Merge conflict in )?(\S+)").expect("static regex");
+    let failed = Regex::new(r"error: patch failed: ([^:]+):\d+").expect("static regex");
+    let missing = Regex::new(r"error: ([^:]+): does not exist in index").expect("static regex");
+    let mut files = Vec::new();
+    let mut details = Vec::new();
+    for line in output.lines() {
+        let l = line.trim();
+        for r in [&conflict, &failed, &missing] {
+            if let Some(c) = r.captures(l) {
+                let f = c[1].to_string();
+                if !files.contains(&f) {
+                    files.push(f);
+                }
+            }
+        }
+        if l.starts_with("CONFLICT")
+            || l.starts_with("error:")
+            || l.starts_with("Patch failed at")
+            || l.contains("could not build fake ancestor")
+        {
+            details.push(l.to_string());
+        }
+    }
+    (files, details)
+}
+
+/// Applies `queue` on `target.base` and points a branch at the result.
+pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Applied> {
+    let start = Instant::now();
+    let hash = queue.series_hash();
+    let branch = opts.branch.clone().unwrap_or_else(|| {
+        format!(
+            "asi/{}",
+            if hash.is_empty() {
+                "empty"
+            } else {
+                &hash[..12]
+            }
+        )
+    });
+    validate_branch_name(&branch)?;
+    require_idle(&target.work)?;
+    let sh = shell_in(&target.work)?;
+    let base = &target.base;
+    cmd::run(&sh, cmd!(sh, "git checkout -q --detach {base}"))?;
+    let paths = queue.paths();
+    if !paths.is_empty() {
+        let _env1 = sh.push_env("GIT_COMMITTER_NAME", COMMITTER_NAME);
+        let _env2 = sh.push_env("GIT_COMMITTER_EMAIL", COMMITTER_EMAIL);
+        let out = cmd::output(
+            &sh,
+            cmd!(
+                sh,
+                "git -c core.hooksPath=/dev/null am -3 --committer-date-is-author-date --no-gpg-sign {paths...}"
+            ),
+        )?;
+        if !out.status.success() {
+            let text = format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return Err(conflict(queue, target, &text, opts.keep_conflict));
+        }
+    }
+    let tip = resolve(&target.work, "HEAD")?;
+    set_branch(target, &branch, &tip)?;
+    let repo_sh = shell_in(&target.repo)?;
+    let key = format!("branch.{branch}.asibase");
+    cmd::run(&repo_sh, cmd!(repo_sh, "git config {key} {base}"))?;
+    Ok(Applied {
+        branch,
+        base: base.clone(),
+        tip,
+        work: target.work.clone(),
+        patches: queue.patches.len(),
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn validate_branch_name(branch: &str) -> Result<()> {
+    if git2::Branch::name_is_valid(branch).unwrap_or(false) {
+        Ok(())
+    } else {
+        Err(fail(
+            Exit::Usage,
+            format!("{branch:?} is not a valid branch name"),
+        ))
+    }
+}
+
+fn conflict(queue: &Queue, target: &Target, output: &str, keep: bool) -> anyhow::Error {
+    let next = git_path(&target.work, "rebase-apply/next")
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(1);
+    let patch = queue.patches.get(next.saturating_sub(1));
+    let (mut files, details) = conflict_details(output);
+    if let Ok(sh) = shell_in(&target.work) {
+        if let Ok(unmerged) = cmd::read(&sh, cmd!(sh, "git diff --name-only --diff-filter=U")) {
+            for f in unmerged.lines().filter(|l| !l.is_empty()) {
+                if !files.iter().any(|x| x == f) {
+                    files.push(f.to_string());
+                }
+            }
+        }
+        if !keep {
+            let _ = cmd::run(&sh, cmd!(sh, "git am --abort"));
+        }
+    }
+    let report = Conflict {
+        index: next,
+        patch: patch.map(|p| p.name.clone()).unwrap_or_else(|| "?".into()),
+        subject: patch.map(|p| p.subject.clone()).unwrap_or_default(),
+        files,
+        details,
+    };
+    fail(
+        Exit::Conflict,
+        report.message(queue.patches.len(), keep.then_some(target.work.as_path())),
+    )
+}
+
+fn set_branch(target: &Target, branch: &str, tip: &str) -> Result<()> {
+    let repo = git2::Repository::open(&target.repo)
+        .with_context(|| format!("cannot open {}", target.repo.display()))?;
+    let oid = git2::Oid::from_str(tip)?;
+    let commit = repo.find_commit(oid)?;
+    if let Ok(existing) = repo.find_branch(branch, git2::BranchType::Local) {
+        let at = existing
+            .get()
+            .target()
+            .map(|o| o.to_string())
+            .unwrap_or_default();
+        if at == tip {
+            return Ok(());
+        }
+        if !target.owned {
+            return Err(fail(
+                Exit::Infra,
+                format!(
+                    "branch {branch} already exists in {} at {} and differs from the new result {}; \
+                     asi-tool does not rewrite branches. Delete it (git branch -D {branch}) or pass --branch NAME.",
+                    target.repo.display(),
+                    &at[..at.len().min(12)],
+                    &tip[..12]
+                ),
+            ));
+        }
+    }
+    repo.branch(branch, &commit, target.owned)
+        .with_context(|| format!("cannot create branch {branch}"))?;
+    Ok(())
+}
+
+/// The base recorded by `apply` for `branch`, if any.
+pub fn recorded_base(repo_dir: &Path, branch: &str) -> Option<String> {
+    let repo = git2::Repository::open(repo_dir).ok()?;
+    let config = repo.config().ok()?;
+    config.get_string(&format!("branch.{branch}.asibase")).ok()
+}
+
+/// Regenerates the queue in `queue_dir` from `base..branch` of `repo_dir`:
+/// stable names, all-zero `From` lines, no version signature, a
+/// `base-commit:` trailer. The series header and the cover letter are kept;
+/// patch files no longer in the branch are removed.
+pub fn export(repo_dir: &Path, branch: &str, base: &str, queue_dir: &Path) -> Result<Vec<String>> {
+    let sh = shell_in(repo_dir)?;
+    let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let out = tmp.path();
+    let range = format!("{base}..{branch}");
+    cmd::run(
+        &sh,
+        cmd!(
+            sh,
+            "git format-patch --zero-commit --no-signature --no-numbered-files --base={base} -o {out} {range}"
+        ),
+    )?;
+    let mut names: Vec<String> = std::fs::read_dir(out)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".patch"))
+        .collect();
+    names.sort();
+    Cache::ensure(queue_dir)?;
+    let (header, old) = match std::fs::read_to_string(queue_dir.join("series")) {
+        Ok(text) => {
+            let (header, lines, _) = queue::parse_series(&text);
+            (
+                header,
+                lines.into_iter().map(|l| l.name).collect::<Vec<_>>(),
+            )
+        }
+        Err(_) => (Vec::new(), Vec::new()),
+    };
+    for name in &old {
+        if !names.contains(name) && !name.contains('/') {
+            let _ = std::fs::remove_file(queue_dir.join(name));
+        }
+    }
+    for name in &names {
+        std::fs::copy(out.join(name), queue_dir.join(name))
+            .with_context(|| format!("cannot write {}", queue_dir.join(name).display()))?;
+    }
+    queue::write_series(queue_dir, &header, &names)?;
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_am_failures() {
+        let out = "Applying: mm: foo\nUsing index info to reconstruct a base tree...\n\
+M\tmm/foo.c\nFalling back to patching base and 3-way merge...\n\
+Auto-merging mm/foo.c\nCONFLICT (content): Merge conflict in mm/foo.c\n\
+error: Failed to merge in the changes.\nPatch failed at 0002 mm: foo\n";
+        let (files, details) = conflict_details(out);
+        assert_eq!(files, vec!["mm/foo.c"]);
+        assert!(details
+            .iter()
+            .any(|d| d.starts_with("Patch failed at 0002")));
+        let (files, _) = conflict_details(
+            "error: patch failed: mm/bar.c:12\nerror: mm/baz.c: does not exist in index\n",
+        );
+        assert_eq!(files, vec!["mm/bar.c", "mm/baz.c"]);
+    }
+
+    #[test]
+    fn worktree_names_are_stable_and_safe() {
+        let a = worktree_name(Path::new("/home/me/linux"));
+        assert_eq!(a, worktree_name(Path::new("/home/me/linux")));
+        assert!(a.starts_with("tree-linux-"));
+        assert_ne!(a, worktree_name(Path::new("/other/linux")));
+        assert!(worktree_name(Path::new("/x/we ird")).starts_with("tree-we_ird-"));
+    }
+}

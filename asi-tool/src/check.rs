@@ -1,0 +1,208 @@
+//! `asi-tool check`: the queue's integrity, the kernel's checkpatch.pl on
+//! every patch, and optionally a build after each patch (bisectability).
+
+use crate::cmd;
+use crate::queue::{self, Scan};
+use anyhow::Result;
+use std::path::Path;
+use xshell::{cmd, Shell};
+
+/// checkpatch.pl's verdict on one patch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checkpatch {
+    pub errors: u32,
+    pub warnings: u32,
+    pub checks: u32,
+    /// The `--terse` report lines.
+    pub lines: Vec<String>,
+}
+
+/// Reads `total: 1 errors, 2 warnings, 3 checks, 40 lines checked`.
+pub fn parse_checkpatch(output: &str) -> Checkpatch {
+    let mut c = Checkpatch::default();
+    for line in output.lines() {
+        let l = line.trim();
+        if let Some(rest) = l.strip_prefix("total:") {
+            for part in rest.split(',') {
+                let mut w = part.split_whitespace();
+                let n: u32 = w.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                match w.next() {
+                    Some(k) if k.starts_with("error") => c.errors = n,
+                    Some(k) if k.starts_with("warning") => c.warnings = n,
+                    Some(k) if k.starts_with("check") => c.checks = n,
+                    _ => {}
+                }
+            }
+        } else if l.contains(": ERROR:") || l.contains(": WARNING:") || l.contains(": CHECK:") {
+            c.lines.push(l.to_string());
+        }
+    }
+    c
+}
+
+/// Runs the tree's checkpatch.pl on one patch file.
+pub fn checkpatch(tree: &Path, patch: &Path, strict: bool) -> Result<Checkpatch> {
+    let script = tree.join("scripts/checkpatch.pl");
+    if !script.is_file() {
+        anyhow::bail!(
+            "{} does not exist: is {} a kernel tree?",
+            script.display(),
+            tree.display()
+        );
+    }
+    let sh = Shell::new()?;
+    sh.change_dir(tree);
+    let strict_flag: Vec<&str> = if strict { vec!["--strict"] } else { vec![] };
+    let out = cmd::output(
+        &sh,
+        cmd!(
+            sh,
+            "perl {script} --terse --show-types --no-color {strict_flag...} {patch}"
+        ),
+    )?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let c = parse_checkpatch(&text);
+    if !text.contains("total:") {
+        anyhow::bail!(
+            "checkpatch.pl gave no verdict on {} (exit {}): {}",
+            patch.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(c)
+}
+
+/// One row of the report.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub name: String,
+    pub signed_off: bool,
+    pub checkpatch: Option<Checkpatch>,
+    pub build: Option<std::result::Result<f64, String>>,
+}
+
+impl Row {
+    pub fn clean(&self) -> bool {
+        self.signed_off
+            && self
+                .checkpatch
+                .as_ref()
+                .is_none_or(|c| c.errors == 0 && c.warnings == 0)
+            && !matches!(self.build, Some(Err(_)))
+    }
+}
+
+/// The per-patch table.
+pub fn table(scan: &Scan, rows: &[Row]) -> String {
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
+    let mut out = format!(
+        "{:<width$}  {:>3} {:>4} {:>5}  {:<3}  {:<10}  RESULT\n",
+        "PATCH", "ERR", "WARN", "CHECK", "SOB", "BUILD"
+    );
+    for r in rows {
+        let (e, w, c) = r
+            .checkpatch
+            .as_ref()
+            .map(|c| {
+                (
+                    c.errors.to_string(),
+                    c.warnings.to_string(),
+                    c.checks.to_string(),
+                )
+            })
+            .unwrap_or(("-".into(), "-".into(), "-".into()));
+        let build = match &r.build {
+            None => "-".to_string(),
+            Some(Ok(s)) => format!("ok {s:.0}s"),
+            Some(Err(_)) => "FAILED".to_string(),
+        };
+        out.push_str(&format!(
+            "{:<width$}  {:>3} {:>4} {:>5}  {:<3}  {:<10}  {}\n",
+            r.name,
+            e,
+            w,
+            c,
+            if r.signed_off { "yes" } else { "NO" },
+            build,
+            if r.clean() { "clean" } else { "NOT CLEAN" }
+        ));
+        if let Some(c) = &r.checkpatch {
+            for l in &c.lines {
+                out.push_str(&format!("    {l}\n"));
+            }
+        }
+        if let Some(Err(why)) = &r.build {
+            for l in why.lines().take(12) {
+                out.push_str(&format!("    {l}\n"));
+            }
+        }
+    }
+    for p in &scan.problems {
+        out.push_str(&format!("{p}\n"));
+    }
+    out
+}
+
+/// Rows for every patch of a scan (checkpatch filled in by the caller).
+pub fn rows(scan: &Scan) -> Vec<Row> {
+    scan.patches
+        .iter()
+        .map(|p| Row {
+            name: p.name.clone(),
+            signed_off: !p.signed_off_by.is_empty(),
+            checkpatch: None,
+            build: None,
+        })
+        .collect()
+}
+
+/// Whether the whole check passed.
+pub fn passed(scan: &Scan, rows: &[Row]) -> bool {
+    scan.problems.is_empty() && rows.iter().all(Row::clean)
+}
+
+pub use queue::scan;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_checkpatch_totals() {
+        let out = "0001.patch:10: WARNING:LONG_LINE: line length of 120 exceeds 100 columns\n\
+0001.patch:20: ERROR:CODE_INDENT: code indent should use tabs where possible\n\
+total: 1 errors, 1 warnings, 0 checks, 42 lines checked\n";
+        let c = parse_checkpatch(out);
+        assert_eq!((c.errors, c.warnings, c.checks), (1, 1, 0));
+        assert_eq!(c.lines.len(), 2);
+        let clean = parse_checkpatch("total: 0 errors, 0 warnings, 80 lines checked\n");
+        assert_eq!(clean, Checkpatch::default());
+    }
+
+    #[test]
+    fn rows_judge_cleanliness() {
+        let mut r = Row {
+            name: "p".into(),
+            signed_off: true,
+            checkpatch: Some(Checkpatch::default()),
+            build: Some(Ok(3.0)),
+        };
+        assert!(r.clean());
+        r.checkpatch = Some(Checkpatch {
+            warnings: 1,
+            ..Default::default()
+        });
+        assert!(!r.clean());
+        r.checkpatch = Some(Checkpatch {
+            checks: 5,
+            ..Default::default()
+        });
+        assert!(r.clean(), "CHECK-level notes alone do not fail");
+        r.build = Some(Err("boom".into()));
+        assert!(!r.clean());
+        r.build = None;
+        r.signed_off = false;
+        assert!(!r.clean());
+    }
+}

@@ -1,0 +1,230 @@
+//! `asi-tool doctor` and `asi-tool setup`: the prerequisites, checked one
+//! by one, with the exact command that installs what is missing.
+
+use crate::build::which;
+use crate::cmd;
+use anyhow::Result;
+use std::path::Path;
+
+/// virtme-ng version the project is tested with.
+pub const VIRTME_NG: &str = "virtme-ng==1.42";
+
+#[derive(Debug, Clone, Copy)]
+pub enum Probe {
+    Program(&'static str),
+    File(&'static str),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Prereq {
+    pub what: &'static str,
+    pub probe: Probe,
+    /// Debian package, or None for a pip package.
+    pub package: Option<&'static str>,
+}
+
+pub const PREREQS: &[Prereq] = &[
+    Prereq {
+        what: "git",
+        probe: Probe::Program("git"),
+        package: Some("git"),
+    },
+    Prereq {
+        what: "gcc",
+        probe: Probe::Program("gcc"),
+        package: Some("gcc"),
+    },
+    Prereq {
+        what: "static libc (gcc -static)",
+        probe: Probe::File("/usr/lib/x86_64-linux-gnu/libc.a"),
+        package: Some("libc6-dev"),
+    },
+    Prereq {
+        what: "make",
+        probe: Probe::Program("make"),
+        package: Some("make"),
+    },
+    Prereq {
+        what: "flex",
+        probe: Probe::Program("flex"),
+        package: Some("flex"),
+    },
+    Prereq {
+        what: "bison",
+        probe: Probe::Program("bison"),
+        package: Some("bison"),
+    },
+    Prereq {
+        what: "bc",
+        probe: Probe::Program("bc"),
+        package: Some("bc"),
+    },
+    Prereq {
+        what: "perl (checkpatch.pl)",
+        probe: Probe::Program("perl"),
+        package: Some("perl"),
+    },
+    Prereq {
+        what: "libelf headers",
+        probe: Probe::File("/usr/include/libelf.h"),
+        package: Some("libelf-dev"),
+    },
+    Prereq {
+        what: "libssl headers",
+        probe: Probe::File("/usr/include/openssl/ssl.h"),
+        package: Some("libssl-dev"),
+    },
+    Prereq {
+        what: "pahole",
+        probe: Probe::Program("pahole"),
+        package: Some("dwarves"),
+    },
+    Prereq {
+        what: "ccache",
+        probe: Probe::Program("ccache"),
+        package: Some("ccache"),
+    },
+    Prereq {
+        what: "xz",
+        probe: Probe::Program("xz"),
+        package: Some("xz-utils"),
+    },
+    Prereq {
+        what: "qemu-system-x86_64",
+        probe: Probe::Program("qemu-system-x86_64"),
+        package: Some("qemu-system-x86"),
+    },
+    Prereq {
+        what: "udev (vng needs it to return the guest's exit code)",
+        probe: Probe::Program("udevadm"),
+        package: Some("udev"),
+    },
+    Prereq {
+        what: "python3-pip",
+        probe: Probe::Program("pip3"),
+        package: Some("python3-pip"),
+    },
+    Prereq {
+        what: "virtme-ng (vng)",
+        probe: Probe::Program("vng"),
+        package: None,
+    },
+];
+
+pub fn present(p: &Prereq) -> bool {
+    match p.probe {
+        Probe::Program(name) => which(name).is_some(),
+        Probe::File(path) => Path::new(path).exists(),
+    }
+}
+
+/// The commands that install `missing`.
+pub fn install_commands(missing: &[&Prereq]) -> Vec<String> {
+    let mut out = Vec::new();
+    let debs: Vec<&str> = missing.iter().filter_map(|p| p.package).collect();
+    if !debs.is_empty() {
+        out.push("apt-get update".to_string());
+        out.push(format!(
+            "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {}",
+            debs.join(" ")
+        ));
+    }
+    if missing.iter().any(|p| p.package.is_none()) {
+        out.push(format!("pip3 install {VIRTME_NG}"));
+    }
+    out
+}
+
+/// Prints the report; returns the missing prerequisites.
+pub fn doctor() -> Vec<&'static Prereq> {
+    let mut missing = Vec::new();
+    for p in PREREQS {
+        let ok = present(p);
+        println!("{:<4} {}", if ok { "ok" } else { "MISS" }, p.what);
+        if !ok {
+            missing.push(p);
+        }
+    }
+    let kvm = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    println!(
+        "{:<4} /dev/kvm {}",
+        "info",
+        if kvm {
+            "is usable; whether it can boot a guest is probed at the first boot (nested KVM may hang: TCG is used then)"
+        } else {
+            "is not usable: guests run under TCG (slower, works)"
+        }
+    );
+    if let Some(free) = crate::cache::free_bytes(Path::new(".")) {
+        println!(
+            "{:<4} {} free here (a kernel tree + build needs about 4 GiB)",
+            "info",
+            crate::cache::human_bytes(free)
+        );
+    }
+    if missing.is_empty() {
+        println!("Everything asi-tool needs is installed.");
+    } else {
+        println!("\nMissing: install with (as root), or run `asi-tool setup`:");
+        for c in install_commands(&missing) {
+            println!("  {c}");
+        }
+    }
+    missing
+}
+
+/// Installs the missing prerequisites (Debian/Ubuntu, as root).
+pub fn setup() -> Result<()> {
+    let missing: Vec<&Prereq> = PREREQS.iter().filter(|p| !present(p)).collect();
+    if missing.is_empty() {
+        println!("Everything asi-tool needs is installed.");
+        return Ok(());
+    }
+    if which("apt-get").is_none() {
+        anyhow::bail!(
+            "`asi-tool setup` needs apt-get (Debian/Ubuntu); install by hand: {}",
+            install_commands(&missing).join(" && ")
+        );
+    }
+    for c in install_commands(&missing) {
+        println!("$ {c}");
+        let sh = xshell::Shell::new()?;
+        sh.set_var("DEBIAN_FRONTEND", "noninteractive");
+        let script = c
+            .trim_start_matches("DEBIAN_FRONTEND=noninteractive ")
+            .to_string();
+        cmd::run(&sh, xshell::cmd!(sh, "sh -c {script}"))?;
+    }
+    let still: Vec<&str> = PREREQS
+        .iter()
+        .filter(|p| !present(p))
+        .map(|p| p.what)
+        .collect();
+    if !still.is_empty() {
+        anyhow::bail!("still missing after setup: {}", still.join(", "));
+    }
+    println!("Setup complete.");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_lines() {
+        let missing: Vec<&Prereq> = PREREQS
+            .iter()
+            .filter(|p| matches!(p.what, "flex" | "virtme-ng (vng)"))
+            .collect();
+        let c = install_commands(&missing);
+        assert_eq!(c.len(), 3);
+        assert!(c[1].ends_with("--no-install-recommends flex"));
+        assert_eq!(c[2], "pip3 install virtme-ng==1.42");
+        assert!(install_commands(&[]).is_empty());
+    }
+}

@@ -1,0 +1,21 @@
+//! asi-tool: apply, build, boot and test the ASI-for-containers kernel
+//! patch queue. The binary (`main.rs`) is a thin command-line shell over
+//! these modules, one per pipeline stage:
+//!
+//! source → apply (queue) → kconfig → build → vm → testvms/ktap → results
+
+pub mod apply;
+pub mod build;
+pub mod cache;
+pub mod check;
+pub mod cmd;
+pub mod doctor;
+pub mod error;
+pub mod kconfig;
+pub mod ktap;
+pub mod pipeline;
+pub mod queue;
+pub mod results;
+pub mod source;
+pub mod testvms;
+pub mod vm;

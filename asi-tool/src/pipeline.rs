@@ -1,0 +1,590 @@
+//! The stages chained: source → queue applied → config → build → vm →
+//! results. Each `asi-tool` subcommand runs a prefix of this chain; `test`
+//! runs all of it.
+
+use crate::apply::{self, Applied, ApplyOptions, Target};
+use crate::build::{self, BuildOptions, Built};
+use crate::cache::Cache;
+use crate::error::{fail, Exit};
+use crate::kconfig;
+use crate::queue::Queue;
+use crate::results::{
+    self, BootInfo, BuildInfo, KernelInfo, PatchInfo, QueueInfo, RunResults, Status, TestResult,
+};
+use crate::source::{self, Origin};
+use crate::testvms;
+use crate::vm::{self, Accel, VmOptions};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The kernel `asi-tool test` uses when none is named: 6.12 LTS, pinned to
+/// the pristine orig tarball in Debian's archive so results are reproducible.
+pub const DEFAULT_KERNEL: &str = "6.12.107";
+
+/// The project checkout: `patches/`, `kconfig/`, `test-vms/`.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+}
+
+impl Project {
+    /// `--project`, else `$ASI_TOOL_PROJECT`, else the nearest ancestor of
+    /// the current directory holding `patches/series`.
+    pub fn locate(explicit: Option<&Path>) -> Result<Project> {
+        if let Some(p) = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("ASI_TOOL_PROJECT").map(PathBuf::from))
+        {
+            let root = p
+                .canonicalize()
+                .with_context(|| format!("project directory {} does not exist", p.display()))?;
+            return Ok(Project { root });
+        }
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        for dir in cwd.ancestors() {
+            if dir.join("patches/series").is_file() && dir.join("kconfig").is_dir() {
+                return Ok(Project {
+                    root: dir.to_path_buf(),
+                });
+            }
+        }
+        Err(fail(
+            Exit::Usage,
+            format!(
+                "no asi project here ({} and its parents have no patches/series): \
+                 run from the project checkout or pass --project DIR",
+                cwd.display()
+            ),
+        ))
+    }
+
+    pub fn queue_dir(&self) -> PathBuf {
+        self.root.join("patches")
+    }
+
+    pub fn kconfig_dir(&self) -> PathBuf {
+        self.root.join("kconfig")
+    }
+
+    pub fn results_dir(&self) -> PathBuf {
+        self.root.join("results")
+    }
+}
+
+/// Which kernel tree to work on.
+#[derive(Debug, Clone)]
+pub enum TreeSpec {
+    /// A kernel in the cache, fetched if needed.
+    Kernel(String),
+    /// A user's git repository (the queue goes on a new branch, built in an
+    /// asi-tool worktree).
+    Tree(PathBuf),
+}
+
+impl TreeSpec {
+    pub fn from_args(kernel: Option<String>, tree: Option<PathBuf>) -> TreeSpec {
+        match (kernel, tree) {
+            (_, Some(t)) => TreeSpec::Tree(t),
+            (Some(k), None) => TreeSpec::Kernel(k),
+            (None, None) => TreeSpec::Kernel(DEFAULT_KERNEL.to_string()),
+        }
+    }
+
+    /// The flag that selects this tree again, for reproducer lines.
+    pub fn flag(&self) -> String {
+        match self {
+            TreeSpec::Kernel(v) => format!("--kernel {v}"),
+            TreeSpec::Tree(t) => {
+                format!("--tree {}", crate::cmd::shell_quote(&t.to_string_lossy()))
+            }
+        }
+    }
+}
+
+/// A tree asi-tool may apply to and build from, with its build directory.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub target: Target,
+    pub build: PathBuf,
+    pub kernel: KernelInfo,
+}
+
+/// Resolves (and for `--kernel`, fetches) the tree.
+pub fn workspace(cache: &Cache, spec: &TreeSpec, base: Option<&str>) -> Result<Workspace> {
+    match spec {
+        TreeSpec::Kernel(v) => {
+            let k = source::fetch(cache, v, &Origin::Debian)?;
+            let base = match base {
+                Some(b) => apply::resolve(&k.dir, b)?,
+                None => k.record.commit.clone(),
+            };
+            Ok(Workspace {
+                build: cache.build(&k.record.version),
+                kernel: KernelInfo {
+                    version: k.record.version.clone(),
+                    origin: k.record.origin.clone(),
+                    base_commit: base.clone(),
+                    tree: k.dir.display().to_string(),
+                },
+                target: Target {
+                    repo: k.dir.clone(),
+                    work: k.dir.clone(),
+                    base,
+                    owned: true,
+                },
+            })
+        }
+        TreeSpec::Tree(dir) => {
+            let target = apply::user_target(cache, dir, base)?;
+            let name = target
+                .work
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| "tree".into());
+            Ok(Workspace {
+                build: cache.build(&name),
+                kernel: KernelInfo {
+                    version: source::kernel_version(&target.work)
+                        .unwrap_or_else(|| "unknown".into()),
+                    origin: format!("tree {}", target.repo.display()),
+                    base_commit: target.base.clone(),
+                    tree: target.work.display().to_string(),
+                },
+                target,
+            })
+        }
+    }
+}
+
+/// Applies the queue, printing one line per stage.
+pub fn apply_queue(ws: &Workspace, queue: &Queue, opts: &ApplyOptions) -> Result<Applied> {
+    let applied = apply::apply(queue, &ws.target, opts)?;
+    eprintln!(
+        "asi-tool: applied {} patch(es) on {} as {} ({}) in {:.1}s",
+        applied.patches,
+        &applied.base[..12],
+        applied.branch,
+        &applied.tip[..12],
+        applied.seconds
+    );
+    Ok(applied)
+}
+
+/// Merges the fragments into the workspace's build directory.
+pub fn configure(project: &Project, ws: &Workspace, patched: bool) -> Result<kconfig::Configured> {
+    let frags = kconfig::fragments(&project.kconfig_dir(), patched)?;
+    let done = kconfig::configure(&ws.target.work, &ws.build, &frags)?;
+    eprintln!(
+        "asi-tool: configured {} with {} (every requested option survived)",
+        ws.build.display(),
+        done.fragments.join(", ")
+    );
+    Ok(done)
+}
+
+pub fn build_kernel(ws: &Workspace, log: &Path, opts: &BuildOptions) -> Result<Built> {
+    eprintln!(
+        "asi-tool: building in {} (log: {})",
+        ws.build.display(),
+        log.display()
+    );
+    let b = build::build(&ws.target.work, &ws.build, log, opts)?;
+    eprintln!(
+        "asi-tool: built {} in {:.0}s ({} objects compiled)",
+        b.image.display(),
+        b.seconds,
+        b.compiled
+    );
+    Ok(b)
+}
+
+/// Options of `asi-tool test`.
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    pub spec: TreeSpec,
+    pub base: Option<String>,
+    pub baseline: bool,
+    pub accel: Option<Accel>,
+    pub cpus: u32,
+    pub memory: String,
+    pub retries: u32,
+    pub build: BuildOptions,
+    /// Only run tests whose name contains one of these.
+    pub filter: Vec<String>,
+}
+
+/// Runs the whole pipeline and writes `results/<run>/results.json`.
+pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunResults> {
+    let (started, run_id) = results::now_utc();
+    let run_dir = project.results_dir().join(&run_id);
+    Cache::ensure(&run_dir)?;
+    crate::cmd::log_commands_to(&run_dir.join("commands.log"))?;
+    eprintln!("asi-tool: run {run_id}: {}", run_dir.display());
+
+    let queue = Queue::load(&project.queue_dir())?;
+    let ws = workspace(cache, &opts.spec, opts.base.as_deref())?;
+    let (queue_info, patched) = if opts.baseline {
+        let sh = xshell::Shell::new()?;
+        sh.change_dir(&ws.target.work);
+        let base = &ws.target.base;
+        crate::cmd::run(&sh, xshell::cmd!(sh, "git checkout -q --detach {base}"))?;
+        (
+            QueueInfo {
+                series_hash: String::new(),
+                patches: vec![],
+                branch: None,
+                tip: ws.target.base.clone(),
+                apply_seconds: 0.0,
+            },
+            false,
+        )
+    } else {
+        let a = apply_queue(&ws, &queue, &ApplyOptions::default())?;
+        (
+            QueueInfo {
+                series_hash: queue.series_hash(),
+                patches: queue
+                    .patches
+                    .iter()
+                    .map(|p| PatchInfo {
+                        name: p.name.clone(),
+                        subject: p.subject.clone(),
+                        sha256: p.sha256.clone(),
+                    })
+                    .collect(),
+                branch: Some(a.branch),
+                tip: a.tip,
+                apply_seconds: a.seconds,
+            },
+            true,
+        )
+    };
+    let configured = configure(project, &ws, patched)?;
+    let built = build_kernel(&ws, &run_dir.join("build.log"), &opts.build)?;
+
+    let specs: Vec<testvms::TestSpec> = testvms::load(&project.root)?
+        .into_iter()
+        .filter(|t| patched || !t.needs_patches)
+        .filter(|t| {
+            opts.filter.is_empty() || opts.filter.iter().any(|f| t.name.contains(f.as_str()))
+        })
+        .collect();
+    if specs.is_empty() {
+        return Err(fail(
+            Exit::Usage,
+            "no test selected (check --filter and test-vms/manifest.toml)",
+        ));
+    }
+    let bin_dir = run_dir.join("bin");
+    Cache::ensure(&bin_dir)?;
+    let accel = match opts.accel {
+        Some(a) => a,
+        None => vm::probe_accel(cache, &built.image)?,
+    };
+    let mut tests: Vec<Option<TestResult>> = vec![None; specs.len()];
+    let mut binaries: Vec<Option<PathBuf>> = vec![None; specs.len()];
+    for (i, spec) in specs.iter().enumerate() {
+        match testvms::build_one(spec, &project.root, &ws.target.work, &bin_dir) {
+            Ok(bin) => binaries[i] = Some(bin),
+            Err(why) => {
+                eprintln!("asi-tool: {why}");
+                tests[i] = Some(TestResult {
+                    name: spec.name.clone(),
+                    status: Status::Error,
+                    reason: Some(why),
+                    duration: 0.0,
+                    boot: None,
+                    log: None,
+                    exit_code: None,
+                    cases: vec![],
+                })
+            }
+        }
+    }
+    let mut boots = Vec::new();
+    for (append, members) in testvms::group_by_boot(&specs) {
+        let runnable: Vec<usize> = members
+            .into_iter()
+            .filter(|i| binaries[*i].is_some())
+            .collect();
+        if runnable.is_empty() {
+            continue;
+        }
+        let boot_index = boots.len();
+        let (info, outcome, guest_dir) = boot_group(
+            &run_dir,
+            boot_index,
+            &append,
+            &runnable
+                .iter()
+                .map(|i| (&specs[*i], binaries[*i].clone().unwrap_or_default()))
+                .collect::<Vec<_>>(),
+            &built.image,
+            accel,
+            opts,
+        )?;
+        for i in runnable {
+            let spec = &specs[i];
+            let rc_text = std::fs::read_to_string(guest_dir.join(format!("{}.rc", spec.name))).ok();
+            let parsed = rc_text.as_deref().and_then(testvms::parse_rc);
+            let log_path = guest_dir.join(format!("{}.log", spec.name));
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let (status, reason, cases) =
+                testvms::classify(parsed.map(|p| p.0), &log, &outcome, spec.timeout);
+            tests[i] = Some(TestResult {
+                name: spec.name.clone(),
+                status,
+                reason,
+                duration: parsed.map(|p| p.1).unwrap_or(0.0),
+                boot: Some(boot_index),
+                log: log_path.exists().then(|| relative(&run_dir, &log_path)),
+                exit_code: parsed.map(|p| p.0),
+                cases,
+            });
+        }
+        boots.push((info, outcome));
+    }
+    let tests: Vec<TestResult> = tests.into_iter().flatten().collect();
+    let status = results::overall(&tests);
+    let exit = exit_code(&tests, boots.iter().map(|(_, o)| o));
+    let mut reproduce = format!("asi-tool test {}", opts.spec.flag());
+    if opts.baseline {
+        reproduce.push_str(" --baseline");
+    }
+    if let Some(b) = &opts.base {
+        reproduce.push_str(&format!(" --base {b}"));
+    }
+    reproduce.push_str(&format!(
+        " --accel {accel} --cpus {} --memory {}",
+        opts.cpus, opts.memory
+    ));
+    let r = RunResults {
+        schema: results::SCHEMA,
+        run_id,
+        started,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        kernel: ws.kernel.clone(),
+        queue: queue_info,
+        build: BuildInfo {
+            config_fragments: configured.fragments,
+            build_dir: ws.build.display().to_string(),
+            image: built.image.display().to_string(),
+            seconds: built.seconds,
+            objects_compiled: built.compiled,
+            log: relative(&run_dir, &built.log),
+            command: built.command,
+        },
+        boots: boots.into_iter().map(|(b, _)| b).collect(),
+        totals: results::totals(&tests),
+        status,
+        tests,
+        exit_code: exit.code(),
+        reproduce,
+    };
+    r.write(&run_dir.join("results.json"))?;
+    let latest = project.results_dir().join("latest");
+    let _ = std::fs::remove_file(&latest);
+    #[cfg(unix)]
+    let _ = std::os::unix::fs::symlink(&r.run_id, &latest);
+    Ok(r)
+}
+
+fn relative(base: &Path, p: &Path) -> String {
+    p.strip_prefix(base).unwrap_or(p).display().to_string()
+}
+
+/// Exit code of a finished run: a crashed or hung guest first, then test
+/// failures, then infrastructure errors.
+pub fn exit_code<'a>(tests: &[TestResult], boots: impl Iterator<Item = &'a vm::Outcome>) -> Exit {
+    let mut worst = Exit::Ok;
+    for b in boots {
+        match b {
+            vm::Outcome::Panicked { .. } => return Exit::GuestPanic,
+            vm::Outcome::TimedOut => worst = Exit::Timeout,
+            vm::Outcome::Exited(_) => {}
+        }
+    }
+    if worst != Exit::Ok {
+        return worst;
+    }
+    if tests
+        .iter()
+        .any(|t| matches!(t.status, Status::Fail | Status::Timeout))
+    {
+        Exit::TestFailed
+    } else if tests.iter().any(|t| t.status == Status::Error) || tests.is_empty() {
+        Exit::Infra
+    } else {
+        Exit::Ok
+    }
+}
+
+/// One boot running a group of tests, retried once on a crashed or hung
+/// guest; a retry is recorded in the results, never hidden.
+fn boot_group(
+    run_dir: &Path,
+    index: usize,
+    append: &str,
+    tests: &[(&testvms::TestSpec, PathBuf)],
+    image: &Path,
+    accel: Accel,
+    opts: &TestOptions,
+) -> Result<(BootInfo, vm::Outcome, PathBuf)> {
+    let budget: u64 = tests.iter().map(|(t, _)| t.timeout + 10).sum::<u64>()
+        + if accel == Accel::Tcg { 120 } else { 60 };
+    let mut flaky = None;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let guest_dir = run_dir
+            .join("guest")
+            .join(format!("boot-{index}-try{attempt}"));
+        Cache::ensure(&guest_dir)?;
+        let script_path = run_dir.join(format!("boot-{index}-try{attempt}.sh"));
+        std::fs::write(&script_path, testvms::guest_script(&guest_dir, tests))
+            .with_context(|| format!("cannot write {}", script_path.display()))?;
+        let console = run_dir.join(format!("console-{index}-try{attempt}.log"));
+        let vm_opts = VmOptions {
+            append: append.split_whitespace().map(str::to_string).collect(),
+            cpus: opts.cpus,
+            memory: opts.memory.clone(),
+            timeout: Duration::from_secs(budget),
+            accel,
+            rwdirs: vec![run_dir.to_path_buf()],
+            echo: false,
+        };
+        eprintln!(
+            "asi-tool: boot {index} [{append}] ({accel}), {} test(s), attempt {attempt}",
+            tests.len()
+        );
+        let command = vec!["sh".to_string(), script_path.display().to_string()];
+        let b = vm::boot(image, &command, &vm_opts, &console)?;
+        let failed_infra = !matches!(b.outcome, vm::Outcome::Exited(0));
+        if failed_infra && attempt <= opts.retries {
+            let why = match &b.outcome {
+                vm::Outcome::TimedOut => format!("attempt {attempt} timed out after {budget}s"),
+                vm::Outcome::Panicked { excerpt, .. } => format!(
+                    "attempt {attempt}: guest kernel trouble: {}",
+                    excerpt
+                        .iter()
+                        .find(|l| vm::PANIC_MARKERS.iter().any(|m| l.contains(m)))
+                        .cloned()
+                        .unwrap_or_default()
+                ),
+                vm::Outcome::Exited(c) => format!("attempt {attempt}: vng exited {c}"),
+            };
+            eprintln!(
+                "asi-tool: {why}; retrying (console kept: {})",
+                console.display()
+            );
+            flaky = Some(format!("{why} (console: {})", relative(run_dir, &console)));
+            continue;
+        }
+        let cmdline = std::fs::read_to_string(guest_dir.join("cmdline"))
+            .ok()
+            .map(|s| s.trim().to_string());
+        let (outcome_text, excerpt) = match &b.outcome {
+            vm::Outcome::Exited(c) => (format!("exited {c}"), vec![]),
+            vm::Outcome::TimedOut => (format!("timeout after {budget}s"), vec![]),
+            vm::Outcome::Panicked { excerpt, .. } => ("panic".to_string(), excerpt.clone()),
+        };
+        if !excerpt.is_empty() {
+            eprintln!(
+                "asi-tool: guest kernel trouble in boot {index}:\n  {}",
+                excerpt.join("\n  ")
+            );
+        }
+        let info = BootInfo {
+            append: append.to_string(),
+            cmdline,
+            accel: accel.to_string(),
+            cpus: opts.cpus,
+            memory: opts.memory.clone(),
+            seconds: b.seconds,
+            outcome: outcome_text,
+            attempts: attempt,
+            flaky: flaky.clone(),
+            console: relative(run_dir, &console),
+            panic_excerpt: excerpt,
+            command: b.command.clone(),
+        };
+        return Ok((info, b.outcome, guest_dir));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(status: Status) -> TestResult {
+        TestResult {
+            name: "x".into(),
+            status,
+            reason: None,
+            duration: 0.0,
+            boot: None,
+            log: None,
+            exit_code: None,
+            cases: vec![],
+        }
+    }
+
+    #[test]
+    fn exit_codes() {
+        let ok = vm::Outcome::Exited(0);
+        assert_eq!(exit_code(&[t(Status::Pass)], [&ok].into_iter()), Exit::Ok);
+        assert_eq!(
+            exit_code(&[t(Status::Pass), t(Status::Skip)], [&ok].into_iter()),
+            Exit::Ok
+        );
+        assert_eq!(
+            exit_code(&[t(Status::Fail), t(Status::Error)], [&ok].into_iter()),
+            Exit::TestFailed
+        );
+        assert_eq!(
+            exit_code(&[t(Status::Error)], [&ok].into_iter()),
+            Exit::Infra
+        );
+        assert_eq!(exit_code(&[], [&ok].into_iter()), Exit::Infra);
+        let p = vm::Outcome::Panicked {
+            excerpt: vec![],
+            exit: Some(0),
+        };
+        assert_eq!(
+            exit_code(&[t(Status::Pass)], [&ok, &p].into_iter()),
+            Exit::GuestPanic
+        );
+        assert_eq!(
+            exit_code(&[t(Status::Pass)], [&vm::Outcome::TimedOut].into_iter()),
+            Exit::Timeout
+        );
+    }
+
+    #[test]
+    fn tree_spec_defaults_to_the_pinned_kernel() {
+        match TreeSpec::from_args(None, None) {
+            TreeSpec::Kernel(v) => assert_eq!(v, DEFAULT_KERNEL),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            TreeSpec::from_args(None, Some("/x y".into())).flag(),
+            "--tree '/x y'"
+        );
+    }
+
+    #[test]
+    fn project_is_found_from_a_subdirectory() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("patches")).unwrap();
+        std::fs::create_dir_all(d.path().join("kconfig")).unwrap();
+        std::fs::write(d.path().join("patches/series"), "").unwrap();
+        let p = Project::locate(Some(d.path())).unwrap();
+        assert_eq!(
+            p.queue_dir(),
+            d.path().canonicalize().unwrap().join("patches")
+        );
+        let e = Project::locate(Some(&d.path().join("missing"))).unwrap_err();
+        assert!(format!("{e:#}").contains("does not exist"));
+    }
+}

@@ -1,0 +1,427 @@
+//! `results/<run>/results.json`: what one `asi-tool test` run did and found.
+//! The schema is documented in docs/results-schema.md; bump [`SCHEMA`] on
+//! any incompatible change.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const SCHEMA: u32 = 1;
+
+/// Status of one test, KCIDB-like vocabulary plus TIMEOUT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Pass,
+    Fail,
+    Skip,
+    Error,
+    Timeout,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Skip => "SKIP",
+            Status::Error => "ERROR",
+            Status::Timeout => "TIMEOUT",
+        })
+    }
+}
+
+impl From<crate::ktap::Outcome> for Status {
+    fn from(o: crate::ktap::Outcome) -> Self {
+        use crate::ktap::Outcome as O;
+        match o {
+            O::Pass => Status::Pass,
+            O::Fail => Status::Fail,
+            O::Skip => Status::Skip,
+            O::Error => Status::Error,
+            O::Timeout => Status::Timeout,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KernelInfo {
+    /// e.g. "6.12.107".
+    pub version: String,
+    pub origin: String,
+    pub base_commit: String,
+    /// The checkout that was built.
+    pub tree: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatchInfo {
+    pub name: String,
+    pub subject: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueInfo {
+    /// KCIDB patchset_hash of the applied patches ("" for none).
+    pub series_hash: String,
+    pub patches: Vec<PatchInfo>,
+    pub branch: Option<String>,
+    pub tip: String,
+    pub apply_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildInfo {
+    pub config_fragments: Vec<String>,
+    pub build_dir: String,
+    pub image: String,
+    pub seconds: f64,
+    pub objects_compiled: usize,
+    pub log: String,
+    pub command: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BootInfo {
+    /// Extra kernel command line of this boot.
+    pub append: String,
+    /// The guest's /proc/cmdline, when the guest got far enough to write it.
+    pub cmdline: Option<String>,
+    pub accel: String,
+    pub cpus: u32,
+    pub memory: String,
+    pub seconds: f64,
+    /// "exited N", "timeout", "panic".
+    pub outcome: String,
+    /// 1 normally; 2 when the first boot hit an infrastructure failure and was retried.
+    pub attempts: u32,
+    /// Why a retry was needed: the first attempt's failure, never hidden.
+    pub flaky: Option<String>,
+    pub console: String,
+    pub panic_excerpt: Vec<String>,
+    pub command: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseResult {
+    pub name: String,
+    pub status: Status,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestResult {
+    pub name: String,
+    pub status: Status,
+    pub reason: Option<String>,
+    pub duration: f64,
+    /// Index into `boots`, or None when the test never reached a guest.
+    pub boot: Option<usize>,
+    pub log: Option<String>,
+    pub exit_code: Option<i32>,
+    pub cases: Vec<CaseResult>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub pass: u32,
+    pub fail: u32,
+    pub skip: u32,
+    pub error: u32,
+    pub timeout: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    pub schema: u32,
+    pub run_id: String,
+    pub started: String,
+    pub tool_version: String,
+    pub kernel: KernelInfo,
+    pub queue: QueueInfo,
+    pub build: BuildInfo,
+    pub boots: Vec<BootInfo>,
+    pub tests: Vec<TestResult>,
+    pub totals: Totals,
+    /// Overall status: the most severe of the tests' (FAIL > ERROR > TIMEOUT > PASS > SKIP).
+    pub status: Status,
+    pub exit_code: i32,
+    /// A command that reproduces this run.
+    pub reproduce: String,
+}
+
+pub fn totals(tests: &[TestResult]) -> Totals {
+    let mut t = Totals::default();
+    for r in tests {
+        match r.status {
+            Status::Pass => t.pass += 1,
+            Status::Fail => t.fail += 1,
+            Status::Skip => t.skip += 1,
+            Status::Error => t.error += 1,
+            Status::Timeout => t.timeout += 1,
+        }
+    }
+    t
+}
+
+/// KCIDB order: FAIL > ERROR > (TIMEOUT) > PASS > SKIP. No tests at all is an ERROR.
+pub fn overall(tests: &[TestResult]) -> Status {
+    let rank = |s: Status| match s {
+        Status::Fail => 4,
+        Status::Error => 3,
+        Status::Timeout => 2,
+        Status::Pass => 1,
+        Status::Skip => 0,
+    };
+    tests
+        .iter()
+        .map(|t| t.status)
+        .max_by_key(|s| rank(*s))
+        .unwrap_or(Status::Error)
+}
+
+impl RunResults {
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)? + "\n";
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    pub fn read(path: &Path) -> Result<RunResults> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let r: RunResults = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a results.json", path.display()))?;
+        if r.schema != SCHEMA {
+            anyhow::bail!(
+                "{} has schema {}, this asi-tool reads {SCHEMA}",
+                path.display(),
+                r.schema
+            );
+        }
+        Ok(r)
+    }
+
+    /// The table printed at the end of a run.
+    pub fn summary_table(&self) -> String {
+        let width = self
+            .tests
+            .iter()
+            .map(|t| t.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let mut out = format!(
+            "kernel {} (base {}), series {}, {} patch(es)\n",
+            self.kernel.version,
+            short(&self.kernel.base_commit),
+            if self.queue.series_hash.is_empty() {
+                "-"
+            } else {
+                short(&self.queue.series_hash)
+            },
+            self.queue.patches.len()
+        );
+        out.push_str(&format!(
+            "{:<width$}  {:<7}  {:>8}  {}\n",
+            "TEST", "STATUS", "SECONDS", "BOOT / REASON"
+        ));
+        for t in &self.tests {
+            let boot = t
+                .boot
+                .and_then(|b| self.boots.get(b))
+                .map(|b| {
+                    let mut s = format!("[{}]", b.append);
+                    if b.flaky.is_some() {
+                        s.push_str(" (boot retried: flaky infrastructure)");
+                    }
+                    s
+                })
+                .unwrap_or_else(|| "[no boot]".into());
+            let reason = t
+                .reason
+                .as_deref()
+                .map(|r| format!(" {r}"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{:<width$}  {:<7}  {:>8.1}  {boot}{reason}\n",
+                t.name,
+                t.status.to_string(),
+                t.duration
+            ));
+            for c in t.cases.iter().filter(|c| c.status != Status::Pass) {
+                out.push_str(&format!("{:<width$}    {} {}\n", "", c.status, c.name));
+            }
+        }
+        let n = self.totals;
+        out.push_str(&format!(
+            "{} passed, {} failed, {} skipped, {} errors, {} timeouts: {}\n",
+            n.pass, n.fail, n.skip, n.error, n.timeout, self.status
+        ));
+        out
+    }
+}
+
+fn short(s: &str) -> &str {
+    &s[..s.len().min(12)]
+}
+
+/// UTC time as RFC 3339 (`2026-11-28T12:00:00Z`) and as a run id
+/// (`20261128-120000`), from the system clock.
+pub fn now_utc() -> (String, String) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format_utc(secs)
+}
+
+pub fn format_utc(secs: u64) -> (String, String) {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if mo <= 2 { y + 1 } else { y };
+    (
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z"),
+        format!("{y:04}{mo:02}{d:02}-{h:02}{m:02}{s:02}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test(name: &str, status: Status) -> TestResult {
+        TestResult {
+            name: name.into(),
+            status,
+            reason: None,
+            duration: 1.5,
+            boot: Some(0),
+            log: Some("x.log".into()),
+            exit_code: Some(0),
+            cases: vec![CaseResult {
+                name: "a".into(),
+                status,
+                reason: None,
+            }],
+        }
+    }
+
+    pub(crate) fn sample() -> RunResults {
+        let tests = vec![
+            test("asi_status_on", Status::Pass),
+            test("asi_status_off", Status::Skip),
+        ];
+        RunResults {
+            schema: SCHEMA,
+            run_id: "20261128-120000".into(),
+            started: "2026-11-28T12:00:00Z".into(),
+            tool_version: "0.1.0".into(),
+            kernel: KernelInfo {
+                version: "6.12.107".into(),
+                origin: "debian orig".into(),
+                base_commit: "19aed4d0".repeat(5),
+                tree: "/c/kernels/6.12.107/src".into(),
+            },
+            queue: QueueInfo {
+                series_hash: "ab".repeat(32),
+                patches: vec![PatchInfo {
+                    name: "0001-x.patch".into(),
+                    subject: "mm: x".into(),
+                    sha256: "cd".repeat(32),
+                }],
+                branch: Some("asi/abababababab".into()),
+                tip: "ef".repeat(20),
+                apply_seconds: 0.4,
+            },
+            build: BuildInfo {
+                config_fragments: vec!["base.config".into()],
+                build_dir: "/c/build/6.12.107".into(),
+                image: "/c/build/6.12.107/arch/x86/boot/bzImage".into(),
+                seconds: 30.0,
+                objects_compiled: 3,
+                log: "build.log".into(),
+                command: "make".into(),
+            },
+            boots: vec![BootInfo {
+                append: "asi=on".into(),
+                cmdline: Some("asi=on".into()),
+                accel: "tcg".into(),
+                cpus: 2,
+                memory: "2G".into(),
+                seconds: 14.0,
+                outcome: "exited 0".into(),
+                attempts: 2,
+                flaky: Some("guest panic: Oops: int3".into()),
+                console: "console-0.log".into(),
+                panic_excerpt: vec![],
+                command: "vng ...".into(),
+            }],
+            totals: totals(&tests),
+            status: overall(&tests),
+            tests,
+            exit_code: 0,
+            reproduce: "asi-tool test --kernel 6.12.107".into(),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let r = sample();
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("results.json");
+        r.write(&p).unwrap();
+        let back = RunResults::read(&p).unwrap();
+        assert_eq!(back, r);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains("\"status\": \"PASS\""));
+        let mut wrong: serde_json::Value = serde_json::from_str(&text).unwrap();
+        wrong["schema"] = serde_json::json!(99);
+        std::fs::write(&p, wrong.to_string()).unwrap();
+        assert!(RunResults::read(&p).is_err());
+    }
+
+    #[test]
+    fn rollup_order() {
+        assert_eq!(overall(&[]), Status::Error);
+        assert_eq!(overall(&[test("a", Status::Skip)]), Status::Skip);
+        assert_eq!(
+            overall(&[test("a", Status::Skip), test("b", Status::Pass)]),
+            Status::Pass
+        );
+        assert_eq!(
+            overall(&[test("a", Status::Timeout), test("b", Status::Error)]),
+            Status::Error
+        );
+        assert_eq!(
+            overall(&[test("a", Status::Fail), test("b", Status::Error)]),
+            Status::Fail
+        );
+    }
+
+    #[test]
+    fn table_shows_flaky_boots() {
+        let t = sample().summary_table();
+        assert!(t.contains("asi_status_on"));
+        assert!(t.contains("boot retried"));
+        assert!(t.contains("1 passed, 0 failed, 1 skipped"));
+    }
+
+    #[test]
+    fn utc() {
+        assert_eq!(format_utc(0).0, "1970-01-01T00:00:00Z");
+        assert_eq!(format_utc(1_795_867_200).0, "2026-11-28T12:00:00Z");
+        assert_eq!(format_utc(951_782_400).1, "20000229-000000");
+    }
+}

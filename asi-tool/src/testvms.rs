@@ -1,0 +1,443 @@
+//! The in-guest tests of `test-vms/manifest.toml`: built on the host, run
+//! in the guest by a generated script, judged from their exit code and
+//! KTAP output.
+//!
+//! Tests that ask for the same kernel command line share one boot. Inside
+//! the guest each test runs under `timeout`, its output and exit code go to
+//! files in the run directory (a virtme-ng `--rwdir`), so a hang or a panic
+//! in one test still leaves the others' results on the host.
+
+use crate::cmd;
+use crate::error::{fail, Exit};
+use crate::ktap;
+use crate::results::{CaseResult, Status};
+use crate::vm;
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use xshell::{cmd, Shell};
+
+pub const MANIFEST: &str = "test-vms/manifest.toml";
+/// kselftest's exit code for "skipped".
+const KSFT_SKIP: i32 = 4;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    pub name: String,
+    /// `kernel:PATH` (in the patched kernel tree) or a path under test-vms/.
+    pub source: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Kernel command line of the boot this test runs in.
+    #[serde(default)]
+    pub append: String,
+    /// Seconds; kselftest's default is 45.
+    #[serde(default = "default_timeout")]
+    pub timeout: u64,
+    /// Only meaningful with the queue applied (left out of a baseline run).
+    #[serde(default)]
+    pub needs_patches: bool,
+}
+
+fn default_timeout() -> u64 {
+    45
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestFile {
+    #[serde(rename = "test", default)]
+    tests: Vec<TestSpec>,
+}
+
+/// Reads and checks the manifest.
+pub fn load(project: &Path) -> Result<Vec<TestSpec>> {
+    let path = project.join(MANIFEST);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    parse(&text).map_err(|e| fail(Exit::Infra, format!("{}: {e}", path.display())))
+}
+
+pub fn parse(text: &str) -> std::result::Result<Vec<TestSpec>, String> {
+    let m: ManifestFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut seen = std::collections::BTreeSet::new();
+    for t in &m.tests {
+        if t.name.is_empty()
+            || !t
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "test name {:?}: use letters, digits, _ and -",
+                t.name
+            ));
+        }
+        if !seen.insert(t.name.clone()) {
+            return Err(format!("test {} is defined twice", t.name));
+        }
+        if t.timeout == 0 {
+            return Err(format!("test {}: timeout must be > 0", t.name));
+        }
+    }
+    if m.tests.is_empty() {
+        return Err("no [[test]] entries".into());
+    }
+    Ok(m.tests)
+}
+
+/// Where a test's source lives.
+pub fn source_path(spec: &TestSpec, project: &Path, kernel: &Path) -> PathBuf {
+    match spec.source.strip_prefix("kernel:") {
+        Some(rel) => kernel.join(rel),
+        None => project.join("test-vms").join(&spec.source),
+    }
+}
+
+/// Builds one test on the host; the error is a one-line reason.
+pub fn build_one(
+    spec: &TestSpec,
+    project: &Path,
+    kernel: &Path,
+    bin_dir: &Path,
+) -> std::result::Result<PathBuf, String> {
+    let src = source_path(spec, project, kernel);
+    if !src.is_file() {
+        return Err(format!("test source {} does not exist", src.display()));
+    }
+    let out = bin_dir.join(&spec.name);
+    let sh = Shell::new().map_err(|e| e.to_string())?;
+    let name = src
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let result = if name.ends_with(".c") {
+        let inc = kernel.join("tools/testing/selftests");
+        let inc2 = kernel.join("usr/include");
+        cmd::run(
+            &sh,
+            cmd!(sh, "gcc -static -O2 -Wall -I{inc} -I{inc2} -o {out} {src}"),
+        )
+    } else if name.ends_with(".sh") {
+        std::fs::copy(&src, &out)
+            .map(drop)
+            .map_err(anyhow::Error::from)
+    } else if name == "Cargo.toml" {
+        let target = bin_dir.join("cargo-target");
+        cmd::run(
+            &sh,
+            cmd!(
+                sh,
+                "cargo build --quiet --release --manifest-path {src} --target-dir {target}"
+            ),
+        )
+        .and_then(|_| {
+            let built = target.join("release").join(&spec.name);
+            std::fs::copy(&built, &out)
+                .map(drop)
+                .with_context(|| format!("the crate must build a binary named {}", spec.name))
+        })
+    } else {
+        Err(anyhow::anyhow!(
+            "unknown test source type {name}: use a .c file, a .sh script or a Cargo.toml"
+        ))
+    };
+    result.map_err(|e| format!("cannot build {}: {e:#}", spec.name))?;
+    Ok(out)
+}
+
+/// Tests grouped by kernel command line, in manifest order.
+pub fn group_by_boot(tests: &[TestSpec]) -> Vec<(String, Vec<usize>)> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, t) in tests.iter().enumerate() {
+        let key = t.append.trim().to_string();
+        match groups.iter_mut().find(|(a, _)| *a == key) {
+            Some((_, v)) => v.push(i),
+            None => groups.push((key, vec![i])),
+        }
+    }
+    groups
+}
+
+/// The shell script the guest runs for one boot.
+pub fn guest_script(out_dir: &Path, tests: &[(&TestSpec, PathBuf)]) -> String {
+    let q = |p: &Path| cmd::shell_quote(&p.to_string_lossy());
+    let mut s = String::from(
+        "#!/bin/sh\n# Generated by asi-tool: runs the in-guest tests of one boot.\nset -u\n",
+    );
+    s.push_str(&format!(
+        "out={}\nmkdir -p \"$out\"\ncat /proc/cmdline > \"$out/cmdline\"\n",
+        q(out_dir)
+    ));
+    s.push_str(
+        "run_test() {\n\tname=$1; limit=$2; shift 2\n\techo \"asi-tool: running $name\"\n\
+         \tstart=$(date +%s%N)\n\ttimeout -k 5 \"$limit\" \"$@\" > \"$out/$name.log\" 2>&1 < /dev/null\n\
+         \trc=$?\n\tend=$(date +%s%N)\n\tcat \"$out/$name.log\"\n\techo \"$rc $start $end\" > \"$out/$name.rc\"\n\
+         \techo \"asi-tool: $name exited $rc\"\n}\n",
+    );
+    for (spec, bin) in tests {
+        let mut words = vec![spec.name.clone(), spec.timeout.to_string()];
+        if bin.extension().is_some_and(|e| e == "sh") || spec.source.ends_with(".sh") {
+            words.push("sh".into());
+        }
+        words.push(bin.to_string_lossy().to_string());
+        words.extend(spec.args.iter().cloned());
+        let line: Vec<String> = words.iter().map(|w| cmd::shell_quote(w)).collect();
+        s.push_str(&format!("run_test {}\n", line.join(" ")));
+    }
+    s.push_str("sync\nexit 0\n");
+    s
+}
+
+/// The `<name>.rc` file: exit code and start/end in nanoseconds.
+pub fn parse_rc(text: &str) -> Option<(i32, f64)> {
+    let mut w = text.split_whitespace();
+    let rc = w.next()?.parse().ok()?;
+    let start: f64 = w.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let end: f64 = w.next().and_then(|v| v.parse().ok()).unwrap_or(start);
+    Some((rc, ((end - start) / 1e9).max(0.0)))
+}
+
+/// Judges one test from its exit code, its output and how the boot ended.
+pub fn classify(
+    rc: Option<i32>,
+    log: &str,
+    boot: &vm::Outcome,
+    timeout: u64,
+) -> (Status, Option<String>, Vec<CaseResult>) {
+    let doc = ktap::parse(log);
+    let cases: Vec<CaseResult> = doc
+        .flatten()
+        .into_iter()
+        .filter(|(_, c)| c.subtests.is_empty())
+        .map(|(path, c)| CaseResult {
+            name: path,
+            status: c.outcome.into(),
+            reason: c.reason.clone(),
+        })
+        .collect();
+    let Some(rc) = rc else {
+        let (status, why) = match boot {
+            vm::Outcome::TimedOut => (
+                Status::Timeout,
+                "the guest timed out before this test finished",
+            ),
+            vm::Outcome::Panicked { .. } => (
+                Status::Error,
+                "the guest kernel crashed before this test finished",
+            ),
+            vm::Outcome::Exited(_) => (
+                Status::Error,
+                "the test did not run (no result from the guest)",
+            ),
+        };
+        return (status, Some(why.into()), cases);
+    };
+    match rc {
+        124 | 137 => (Status::Timeout, Some(format!("exceeded {timeout}s")), cases),
+        126 | 127 => (
+            Status::Error,
+            Some(format!("cannot execute the test (exit {rc})")),
+            cases,
+        ),
+        KSFT_SKIP => {
+            let why = doc
+                .cases
+                .iter()
+                .find_map(|c| c.reason.clone())
+                .or_else(|| skip_reason(log))
+                .unwrap_or_else(|| "skipped (exit 4)".into());
+            (Status::Skip, Some(why), cases)
+        }
+        0 => {
+            if !doc.is_ktap() {
+                return (Status::Pass, None, cases);
+            }
+            match Status::from(doc.overall()) {
+                Status::Pass => (Status::Pass, None, cases),
+                Status::Skip => (Status::Skip, skip_reason(log), cases),
+                other => (
+                    other,
+                    Some("KTAP output disagrees with exit 0".into()),
+                    cases,
+                ),
+            }
+        }
+        _ => (Status::Fail, Some(format!("exit={rc}")), cases),
+    }
+}
+
+fn skip_reason(log: &str) -> Option<String> {
+    log.lines()
+        .find_map(|l| l.split_once("# SKIP").map(|(_, r)| r.trim().to_string()))
+        .filter(|r| !r.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST_OK: &str = r#"
+[[test]]
+name = "asi_status_on"
+source = "kernel:tools/testing/selftests/asi/asi_status.c"
+args = ["--expect", "on"]
+append = "asi=on"
+timeout = 60
+needs_patches = true
+
+[[test]]
+name = "asi_status_off"
+source = "kernel:tools/testing/selftests/asi/asi_status.c"
+append = "asi=off"
+
+[[test]]
+name = "smoke"
+source = "smoke.sh"
+append = "asi=on"
+"#;
+
+    #[test]
+    fn manifest_and_grouping() {
+        let t = parse(MANIFEST_OK).unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[1].timeout, 45);
+        assert!(t[0].needs_patches && !t[1].needs_patches);
+        let g = group_by_boot(&t);
+        assert_eq!(
+            g,
+            vec![
+                ("asi=on".to_string(), vec![0, 2]),
+                ("asi=off".to_string(), vec![1])
+            ]
+        );
+        let p = source_path(&t[0], Path::new("/p"), Path::new("/k"));
+        assert_eq!(
+            p,
+            PathBuf::from("/k/tools/testing/selftests/asi/asi_status.c")
+        );
+        assert_eq!(
+            source_path(&t[2], Path::new("/p"), Path::new("/k")),
+            PathBuf::from("/p/test-vms/smoke.sh")
+        );
+    }
+
+    #[test]
+    fn bad_manifests() {
+        for (text, expect) in [
+            ("", "no [[test]]"),
+            ("[[test]]\nname='a b'\nsource='x.c'\n", "test name"),
+            (
+                "[[test]]\nname='a'\nsource='x.c'\n[[test]]\nname='a'\nsource='y.c'\n",
+                "defined twice",
+            ),
+            ("[[test]]\nname='a'\nsource='x.c'\ntimeout=0\n", "timeout"),
+            ("[[test]]\nname='a'\nsource='x.c'\nbogus=1\n", "bogus"),
+            ("[[test]]\nname='a'\n", "source"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.contains(expect), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn missing_test_source_is_reported() {
+        let d = tempfile::tempdir().unwrap();
+        let spec = &parse(MANIFEST_OK).unwrap()[0];
+        let e = build_one(spec, d.path(), d.path(), d.path()).unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn builds_a_static_c_test() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("test-vms")).unwrap();
+        std::fs::write(d.path().join("test-vms/t.c"), "int main(void){return 0;}\n").unwrap();
+        let spec = TestSpec {
+            name: "t".into(),
+            source: "t.c".into(),
+            args: vec![],
+            append: String::new(),
+            timeout: 5,
+            needs_patches: false,
+        };
+        let bin = build_one(&spec, d.path(), d.path(), d.path()).unwrap();
+        assert!(std::process::Command::new(&bin).status().unwrap().success());
+        std::fs::write(d.path().join("test-vms/t.c"), "int main(void){return x;}\n").unwrap();
+        let e = build_one(&spec, d.path(), d.path(), d.path()).unwrap_err();
+        assert!(e.contains("cannot build t"), "{e}");
+    }
+
+    #[test]
+    fn script_runs_every_test_and_records_results() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("guest");
+        let bin = d.path().join("fake");
+        std::fs::write(
+            &bin,
+            "#!/bin/sh\necho 'KTAP version 1'\necho '1..1'\necho \"ok 1 $1\"\n",
+        )
+        .unwrap();
+        let spec = TestSpec {
+            name: "fake".into(),
+            source: "fake.sh".into(),
+            args: vec!["hello world".into()],
+            append: String::new(),
+            timeout: 5,
+            needs_patches: false,
+        };
+        let script = guest_script(&out, &[(&spec, bin)]);
+        let path = d.path().join("boot.sh");
+        std::fs::write(&path, script).unwrap();
+        let st = std::process::Command::new("sh")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+        let log = std::fs::read_to_string(out.join("fake.log")).unwrap();
+        assert!(log.contains("ok 1 hello world"), "{log}");
+        let (rc, secs) = parse_rc(&std::fs::read_to_string(out.join("fake.rc")).unwrap()).unwrap();
+        assert_eq!(rc, 0);
+        assert!(secs >= 0.0);
+    }
+
+    #[test]
+    fn classification() {
+        let ok = vm::Outcome::Exited(0);
+        let ktap_pass = "KTAP version 1\n1..2\nok 1 a\nok 2 b\n";
+        let ktap_fail = "KTAP version 1\n1..2\nok 1 a\nnot ok 2 b\n";
+        assert_eq!(classify(Some(0), ktap_pass, &ok, 45).0, Status::Pass);
+        let (s, r, cases) = classify(Some(1), ktap_fail, &ok, 45);
+        assert_eq!(s, Status::Fail);
+        assert_eq!(r.as_deref(), Some("exit=1"));
+        assert_eq!(cases.len(), 2);
+        assert_eq!(cases[1].status, Status::Fail);
+        // KTAP says fail, exit says 0: still a failure.
+        assert_eq!(classify(Some(0), ktap_fail, &ok, 45).0, Status::Fail);
+        assert_eq!(classify(Some(124), "", &ok, 45).0, Status::Timeout);
+        assert_eq!(classify(Some(127), "", &ok, 45).0, Status::Error);
+        let skip = "KTAP version 1\n1..0 # SKIP no ASI in this kernel\n";
+        let (s, r, _) = classify(Some(4), skip, &ok, 45);
+        assert_eq!(s, Status::Skip);
+        assert!(r.unwrap().contains("no ASI"));
+        assert_eq!(
+            classify(None, "", &vm::Outcome::TimedOut, 45).0,
+            Status::Timeout
+        );
+        let panicked = vm::Outcome::Panicked {
+            excerpt: vec![],
+            exit: None,
+        };
+        assert_eq!(classify(None, "", &panicked, 45).0, Status::Error);
+        assert_eq!(classify(None, "", &ok, 45).0, Status::Error);
+        assert_eq!(classify(Some(0), "plain output\n", &ok, 45).0, Status::Pass);
+    }
+
+    #[test]
+    fn rc_file() {
+        assert_eq!(parse_rc("0 1000000000 3500000000\n"), Some((0, 2.5)));
+        assert_eq!(parse_rc("1"), Some((1, 0.0)));
+        assert_eq!(parse_rc("garbage"), None);
+    }
+}

@@ -1,0 +1,298 @@
+//! Booting a kernel under virtme-ng and running a command in it.
+//!
+//! vng returns the guest command's exit code (255 when the guest died
+//! without writing one) but has no timeout and does not look at the
+//! console. This module adds both: a wall-clock limit (exit 124) and a scan
+//! of the kernel console for oopses, BUGs, panics and WARNINGs (exit 255,
+//! with the excerpt), and picks KVM only when it can really boot a guest.
+
+use crate::cache::Cache;
+use crate::cmd::{Ended, Pipe, Stream};
+use anyhow::{Context, Result};
+use regex::Regex;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accel {
+    Kvm,
+    Tcg,
+}
+
+impl std::str::FromStr for Accel {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "kvm" => Ok(Accel::Kvm),
+            "tcg" => Ok(Accel::Tcg),
+            other => Err(format!("unknown accelerator {other:?}: use kvm or tcg")),
+        }
+    }
+}
+
+impl std::fmt::Display for Accel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct VmOptions {
+    /// Extra kernel command line.
+    pub append: Vec<String>,
+    pub cpus: u32,
+    /// vng's memory syntax, e.g. "2G".
+    pub memory: String,
+    pub timeout: Duration,
+    pub accel: Accel,
+    /// Host directories the guest may write (same path inside).
+    pub rwdirs: Vec<PathBuf>,
+    /// Echo the command's own output (stdout) as it comes.
+    pub echo: bool,
+}
+
+/// How a boot ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The command ran; its exit code.
+    Exited(i32),
+    /// The wall-clock limit passed.
+    TimedOut,
+    /// The kernel oopsed, panicked or warned (the command may still have exited).
+    Panicked {
+        excerpt: Vec<String>,
+        exit: Option<i32>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Boot {
+    pub outcome: Outcome,
+    pub console: PathBuf,
+    pub seconds: f64,
+    pub command: String,
+}
+
+impl Boot {
+    /// The process exit code `asi-tool run` passes on.
+    pub fn exit_code(&self) -> i32 {
+        match &self.outcome {
+            Outcome::Exited(c) => *c,
+            Outcome::TimedOut => 124,
+            Outcome::Panicked { .. } => 255,
+        }
+    }
+}
+
+fn console_line() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    // Kernel messages on the console carry a printk timestamp.
+    R.get_or_init(|| Regex::new(r"^\s*(<\d+>)?\[\s*\d+\.\d+\]").expect("static regex"))
+}
+
+/// Markers of a kernel in trouble.
+pub const PANIC_MARKERS: &[&str] = &["Oops", "BUG:", "Kernel panic", "WARNING:", "Call Trace:"];
+
+/// Scans console lines for kernel trouble; returns an excerpt starting at
+/// the first marker (at most 40 lines).
+pub fn find_panic(lines: &[String]) -> Option<Vec<String>> {
+    let first = lines
+        .iter()
+        .position(|l| console_line().is_match(l) && PANIC_MARKERS.iter().any(|m| l.contains(m)))?;
+    let start = first.saturating_sub(2);
+    Some(lines[start..lines.len().min(first + 40)].to_vec())
+}
+
+/// The vng command line for a boot.
+pub fn vng_command(image: &Path, command: &[String], opts: &VmOptions) -> Stream {
+    let mut s = Stream::new("vng")
+        .arg("--run")
+        .arg(image)
+        .arg("--verbose")
+        .arg("--cpus")
+        .arg(opts.cpus.to_string())
+        .arg("--memory")
+        .arg(&opts.memory);
+    if opts.accel == Accel::Tcg {
+        s = s.arg("--disable-kvm");
+    }
+    // Printk timestamps let the console scan tell kernel lines from the command's.
+    let mut append = vec!["printk.time=1".to_string()];
+    append.extend(opts.append.iter().cloned());
+    s = s.arg("--append").arg(append.join(" "));
+    for d in &opts.rwdirs {
+        s = s.arg(format!("--rwdir={}", d.display()));
+    }
+    s.arg("--").args(command.iter().cloned())
+}
+
+/// Boots `image` and runs `command`; the console goes to `console`.
+pub fn boot(image: &Path, command: &[String], opts: &VmOptions, console: &Path) -> Result<Boot> {
+    if !image.is_file() {
+        return Err(crate::error::fail(
+            crate::error::Exit::Infra,
+            format!(
+                "kernel image {} does not exist: run `asi-tool build` first",
+                image.display()
+            ),
+        ));
+    }
+    let stream = vng_command(image, command, opts).timeout(opts.timeout);
+    let line = stream.command_line();
+    let start = Instant::now();
+    let mut lines = Vec::new();
+    let echo = opts.echo;
+    let ended = stream.run(console, |pipe, l| {
+        if echo && pipe == Pipe::Stdout {
+            println!("{l}");
+        }
+        lines.push(l.to_string());
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    let panic = find_panic(&lines);
+    let outcome = match (ended, panic) {
+        (Ended::TimedOut(_), _) => Outcome::TimedOut,
+        (Ended::Exited(st), Some(excerpt)) => Outcome::Panicked {
+            excerpt,
+            exit: st.code(),
+        },
+        (Ended::Exited(st), None) => match st.code() {
+            Some(c) => Outcome::Exited(c),
+            None => Outcome::Panicked {
+                excerpt: vec!["vng was killed by a signal".into()],
+                exit: None,
+            },
+        },
+    };
+    Ok(Boot {
+        outcome,
+        console: console.to_path_buf(),
+        seconds,
+        command: line,
+    })
+}
+
+/// Can KVM boot a guest here? `/dev/kvm` existing is not enough: nested
+/// KVM may hang in "Decompressing Linux...". The answer is probed with a
+/// real boot of `image` and remembered until the host reboots.
+pub fn probe_accel(cache: &Cache, image: &Path) -> Result<Accel> {
+    let kvm_ok = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    if !kvm_ok {
+        return Ok(Accel::Tcg);
+    }
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let memo = cache.root().join("kvm-probe");
+    if let Ok(text) = std::fs::read_to_string(&memo) {
+        if let Some((id, answer)) = text.split_once('\n') {
+            if id == boot_id.trim() {
+                return Ok(if answer.trim() == "kvm" {
+                    Accel::Kvm
+                } else {
+                    Accel::Tcg
+                });
+            }
+        }
+    }
+    eprintln!("asi-tool: probing whether KVM can boot a guest here (up to 45 s)");
+    let opts = VmOptions {
+        append: vec![],
+        cpus: 1,
+        memory: "512M".into(),
+        timeout: Duration::from_secs(45),
+        accel: Accel::Kvm,
+        rwdirs: vec![],
+        echo: false,
+    };
+    Cache::ensure(cache.root())?;
+    let log = cache.root().join("kvm-probe.log");
+    let b = boot(image, &["true".to_string()], &opts, &log)?;
+    let accel = if b.outcome == Outcome::Exited(0) {
+        Accel::Kvm
+    } else {
+        Accel::Tcg
+    };
+    std::fs::write(&memo, format!("{}\n{accel}\n", boot_id.trim()))
+        .with_context(|| format!("cannot write {}", memo.display()))?;
+    if accel == Accel::Tcg {
+        eprintln!(
+            "asi-tool: KVM cannot boot a guest here ({}); using TCG",
+            log.display()
+        );
+    }
+    Ok(accel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(lines: &[&str]) -> Vec<String> {
+        lines.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn finds_kernel_trouble_only_on_console_lines() {
+        let clean = v(&[
+            "[    0.000000] Linux version 6.12",
+            "WARNING: this is userspace output",
+            "ok 1 x",
+        ]);
+        assert!(find_panic(&clean).is_none());
+        let oops = v(&[
+            "[    1.0] a",
+            "[    1.1] b",
+            "[    2.000001] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI",
+            "[    2.000002] RIP: 0010:enqueue_timer+0x1/0x2",
+        ]);
+        let e = find_panic(&oops).unwrap();
+        assert_eq!(e.len(), 4);
+        assert!(e[2].contains("Oops"));
+        let warn = v(&["<4>[   10.5] WARNING: CPU: 0 PID: 1 at mm/asi.c:10 asi_init+0x1"]);
+        assert!(find_panic(&warn).is_some());
+        assert!(find_panic(&v(&["[ 3.5] Kernel panic - not syncing: VFS"])).is_some());
+    }
+
+    #[test]
+    fn vng_line() {
+        let opts = VmOptions {
+            append: vec!["asi=on".into()],
+            cpus: 2,
+            memory: "2G".into(),
+            timeout: Duration::from_secs(5),
+            accel: Accel::Tcg,
+            rwdirs: vec![PathBuf::from("/r")],
+            echo: false,
+        };
+        let line =
+            vng_command(Path::new("/b/bzImage"), &["/bin/true".into()], &opts).command_line();
+        assert_eq!(
+            line,
+            "vng --run /b/bzImage --verbose --cpus 2 --memory 2G --disable-kvm --append 'printk.time=1 asi=on' --rwdir=/r -- /bin/true"
+        );
+    }
+
+    #[test]
+    fn missing_image_is_a_clear_error() {
+        let d = tempfile::tempdir().unwrap();
+        let opts = VmOptions {
+            append: vec![],
+            cpus: 1,
+            memory: "1G".into(),
+            timeout: Duration::from_secs(1),
+            accel: Accel::Tcg,
+            rwdirs: vec![],
+            echo: false,
+        };
+        let err = boot(&d.path().join("bzImage"), &[], &opts, &d.path().join("c")).unwrap_err();
+        assert!(format!("{err}").contains("asi-tool build"));
+    }
+}
