@@ -283,6 +283,18 @@ pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Appl
     });
     validate_branch_name(&branch)?;
     require_idle(&target.work)?;
+    if let Some(tip) = already_applied(target, &branch, &hash) {
+        // Nothing to do, and nothing touched: an unchanged queue keeps the
+        // work tree's timestamps, so the next build has nothing to rebuild.
+        return Ok(Applied {
+            branch,
+            base: target.base.clone(),
+            tip,
+            work: target.work.clone(),
+            patches: queue.patches.len(),
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
     let sh = shell_in(&target.work)?;
     let base = &target.base;
     cmd::run(&sh, cmd!(sh, "git checkout -q --detach {base}"))?;
@@ -311,6 +323,13 @@ pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Appl
     let repo_sh = shell_in(&target.repo)?;
     let key = format!("branch.{branch}.asibase");
     cmd::run(&repo_sh, cmd!(repo_sh, "git config {key} {base}"))?;
+    let key = format!("branch.{branch}.asiseries");
+    let series = if hash.is_empty() {
+        "empty"
+    } else {
+        hash.as_str()
+    };
+    cmd::run(&repo_sh, cmd!(repo_sh, "git config {key} {series}"))?;
     Ok(Applied {
         branch,
         base: base.clone(),
@@ -319,6 +338,31 @@ pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Appl
         patches: queue.patches.len(),
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The branch's tip when `branch` already holds this queue on this base and
+/// the work tree is checked out there (recorded by an earlier `apply`).
+fn already_applied(target: &Target, branch: &str, hash: &str) -> Option<String> {
+    let repo = git2::Repository::open(&target.repo).ok()?;
+    let config = repo.config().ok()?.snapshot().ok()?;
+    let base = config
+        .get_string(&format!("branch.{branch}.asibase"))
+        .ok()?;
+    let series = config
+        .get_string(&format!("branch.{branch}.asiseries"))
+        .ok()?;
+    let want = if hash.is_empty() { "empty" } else { hash };
+    if base != target.base || series != want {
+        return None;
+    }
+    let tip = repo
+        .find_branch(branch, git2::BranchType::Local)
+        .ok()?
+        .get()
+        .target()?
+        .to_string();
+    let head = resolve(&target.work, "HEAD").ok()?;
+    (head == tip).then_some(tip)
 }
 
 fn validate_branch_name(branch: &str) -> Result<()> {

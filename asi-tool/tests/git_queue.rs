@@ -191,6 +191,11 @@ fn apply_makes_a_branch_and_leaves_the_user_checkout_alone() {
     let again = f.run(&["apply", "--tree", f.user.to_str().unwrap()]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(String::from_utf8_lossy(&again.stdout), stdout);
+    // Without the shortcut (branch gone), git am runs again: same commit ids.
+    git(&f.user, &["branch", "-D", &branch]);
+    let third = f.run(&["apply", "--tree", f.user.to_str().unwrap()]);
+    assert!(third.status.success(), "{}", stderr(&third));
+    assert_eq!(String::from_utf8_lossy(&third.stdout), stdout);
 }
 
 #[test]
