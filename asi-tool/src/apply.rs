@@ -323,6 +323,7 @@ pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Appl
     let repo_sh = shell_in(&target.repo)?;
     let key = format!("branch.{branch}.asibase");
     cmd::run(&repo_sh, cmd!(repo_sh, "git config {key} {base}"))?;
+    cmd::run(&repo_sh, cmd!(repo_sh, "git config asi.lastbranch {branch}"))?;
     let key = format!("branch.{branch}.asiseries");
     let series = if hash.is_empty() {
         "empty"
@@ -441,6 +442,18 @@ fn set_branch(target: &Target, branch: &str, tip: &str) -> Result<()> {
     Ok(())
 }
 
+/// The branch `export` uses by default: `asi/<hash>` of the current queue
+/// if it exists, else the branch the last `apply` made.
+pub fn default_branch(repo_dir: &Path, queue: &Queue) -> Option<String> {
+    let repo = git2::Repository::open(repo_dir).ok()?;
+    let hash = queue.series_hash();
+    let current = format!("asi/{}", &hash[..hash.len().min(12)]);
+    if repo.find_branch(&current, git2::BranchType::Local).is_ok() {
+        return Some(current);
+    }
+    repo.config().ok()?.get_string("asi.lastbranch").ok()
+}
+
 /// The base recorded by `apply` for `branch`, if any.
 pub fn recorded_base(repo_dir: &Path, branch: &str) -> Option<String> {
     let repo = git2::Repository::open(repo_dir).ok()?;
@@ -450,7 +463,9 @@ pub fn recorded_base(repo_dir: &Path, branch: &str) -> Option<String> {
 
 /// Regenerates the queue in `queue_dir` from `base..branch` of `repo_dir`:
 /// stable names, all-zero `From` lines, no version signature, a
-/// `base-commit:` trailer. The series header and the cover letter are kept;
+/// `base-commit:` trailer, and blob ids abbreviated to a fixed 12 digits
+/// (git's automatic length depends on the repository's size, which would
+/// make the same patch differ between a kernel clone and a fresh import). The series header and the cover letter are kept;
 /// patch files no longer in the branch are removed.
 pub fn export(repo_dir: &Path, branch: &str, base: &str, queue_dir: &Path) -> Result<Vec<String>> {
     let sh = shell_in(repo_dir)?;
@@ -461,7 +476,7 @@ pub fn export(repo_dir: &Path, branch: &str, base: &str, queue_dir: &Path) -> Re
         &sh,
         cmd!(
             sh,
-            "git format-patch --zero-commit --no-signature --no-numbered-files --base={base} -o {out} {range}"
+            "git -c core.abbrev=12 format-patch --zero-commit --no-signature --no-numbered-files --base={base} -o {out} {range}"
         ),
     )?;
     let mut names: Vec<String> = std::fs::read_dir(out)?

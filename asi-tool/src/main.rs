@@ -307,7 +307,9 @@ fn run(cli: Cli) -> Result<i32> {
                 Some(b) => b,
                 None => {
                     let q = Queue::load(&p.queue_dir())?;
-                    format!("asi/{}", &q.series_hash()[..12.min(q.series_hash().len())])
+                    apply::default_branch(&ws.target.repo, &q).ok_or_else(|| {
+                        fail(Exit::Usage, "no branch made by `asi-tool apply` here: pass --branch NAME")
+                    })?
                 }
             };
             let base = match base.or_else(|| apply::recorded_base(&ws.target.repo, &branch)) {
