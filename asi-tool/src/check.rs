@@ -13,16 +13,26 @@ pub struct Checkpatch {
     pub errors: u32,
     pub warnings: u32,
     pub checks: u32,
-    /// The `--terse` report lines.
+    /// Each finding, with its location.
     pub lines: Vec<String>,
 }
 
-/// Reads `total: 1 errors, 2 warnings, 3 checks, 40 lines checked`.
+/// Reads checkpatch's default output: `LEVEL:TYPE: message` lines, each
+/// followed by a `#N: FILE:LINE:` location line, and the `total: 1 errors,
+/// 2 warnings, 3 checks, 40 lines checked` summary.
 pub fn parse_checkpatch(output: &str) -> Checkpatch {
     let mut c = Checkpatch::default();
-    for line in output.lines() {
+    let mut lines = output.lines().peekable();
+    while let Some(line) = lines.next() {
         let l = line.trim();
-        if let Some(rest) = l.strip_prefix("total:") {
+        if l.starts_with("ERROR:") || l.starts_with("WARNING:") || l.starts_with("CHECK:") {
+            let place = lines
+                .peek()
+                .filter(|n| n.starts_with('#'))
+                .map(|n| format!(" ({})", n.trim().trim_end_matches(':')))
+                .unwrap_or_default();
+            c.lines.push(format!("{l}{place}"));
+        } else if let Some(rest) = l.strip_prefix("total:") {
             for part in rest.split(',') {
                 let mut w = part.split_whitespace();
                 let n: u32 = w.next().and_then(|n| n.parse().ok()).unwrap_or(0);
@@ -33,8 +43,6 @@ pub fn parse_checkpatch(output: &str) -> Checkpatch {
                     _ => {}
                 }
             }
-        } else if l.contains(": ERROR:") || l.contains(": WARNING:") || l.contains(": CHECK:") {
-            c.lines.push(l.to_string());
         }
     }
     c
@@ -52,13 +60,15 @@ pub fn checkpatch(tree: &Path, patch: &Path, strict: bool) -> Result<Checkpatch>
     }
     let sh = Shell::new()?;
     sh.change_dir(tree);
+    // checkpatch runs scripts/spdxcheck.py with the first python3 on PATH;
+    // it needs the ply and git modules, which Debian's python3-ply and
+    // python3-git give /usr/bin/python3 (not a pyenv or venv python).
+    let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
+    sh.set_var("PATH", path);
     let strict_flag: Vec<&str> = if strict { vec!["--strict"] } else { vec![] };
     let out = cmd::output(
         &sh,
-        cmd!(
-            sh,
-            "perl {script} --terse --show-types --no-color {strict_flag...} {patch}"
-        ),
+        cmd!(sh, "perl {script} --show-types --no-color {strict_flag...} {patch}"),
     )?;
     let text = String::from_utf8_lossy(&out.stdout);
     let c = parse_checkpatch(&text);
@@ -170,12 +180,23 @@ mod tests {
 
     #[test]
     fn reads_checkpatch_totals() {
-        let out = "0001.patch:10: WARNING:LONG_LINE: line length of 120 exceeds 100 columns\n\
-0001.patch:20: ERROR:CODE_INDENT: code indent should use tabs where possible\n\
+        let out = "WARNING:LONG_LINE: line length of 120 exceeds 100 columns\n\
+#58: FILE: mm/asi.c:30:\n\
++\tpr_info(\"...\");\n\
+\n\
+ERROR:CODE_INDENT: code indent should use tabs where possible\n\
+#70: FILE: mm/asi.c:42:\n\
+\n\
 total: 1 errors, 1 warnings, 0 checks, 42 lines checked\n";
         let c = parse_checkpatch(out);
         assert_eq!((c.errors, c.warnings, c.checks), (1, 1, 0));
-        assert_eq!(c.lines.len(), 2);
+        assert_eq!(
+            c.lines,
+            vec![
+                "WARNING:LONG_LINE: line length of 120 exceeds 100 columns (#58: FILE: mm/asi.c:30)",
+                "ERROR:CODE_INDENT: code indent should use tabs where possible (#70: FILE: mm/asi.c:42)"
+            ]
+        );
         let clean = parse_checkpatch("total: 0 errors, 0 warnings, 80 lines checked\n");
         assert_eq!(clean, Checkpatch::default());
     }

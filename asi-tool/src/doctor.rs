@@ -65,6 +65,21 @@ pub const PREREQS: &[Prereq] = &[
         package: Some("perl"),
     },
     Prereq {
+        what: "python3-ply (checkpatch's SPDX check)",
+        probe: Probe::File("/usr/lib/python3/dist-packages/ply"),
+        package: Some("python3-ply"),
+    },
+    Prereq {
+        what: "python3-git (checkpatch's SPDX check)",
+        probe: Probe::File("/usr/lib/python3/dist-packages/git"),
+        package: Some("python3-git"),
+    },
+    Prereq {
+        what: "iproute2 (in-guest network tests)",
+        probe: Probe::Program("ip"),
+        package: Some("iproute2"),
+    },
+    Prereq {
         what: "libelf headers",
         probe: Probe::File("/usr/include/libelf.h"),
         package: Some("libelf-dev"),
