@@ -323,7 +323,10 @@ pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Appl
     let repo_sh = shell_in(&target.repo)?;
     let key = format!("branch.{branch}.asibase");
     cmd::run(&repo_sh, cmd!(repo_sh, "git config {key} {base}"))?;
-    cmd::run(&repo_sh, cmd!(repo_sh, "git config asi.lastbranch {branch}"))?;
+    cmd::run(
+        &repo_sh,
+        cmd!(repo_sh, "git config asi.lastbranch {branch}"),
+    )?;
     let key = format!("branch.{branch}.asiseries");
     let series = if hash.is_empty() {
         "empty"

@@ -68,7 +68,10 @@ pub fn checkpatch(tree: &Path, patch: &Path, strict: bool) -> Result<Checkpatch>
     let strict_flag: Vec<&str> = if strict { vec!["--strict"] } else { vec![] };
     let out = cmd::output(
         &sh,
-        cmd!(sh, "perl {script} --show-types --no-color {strict_flag...} {patch}"),
+        cmd!(
+            sh,
+            "perl {script} --show-types --no-color {strict_flag...} {patch}"
+        ),
     )?;
     let text = String::from_utf8_lossy(&out.stdout);
     let c = parse_checkpatch(&text);

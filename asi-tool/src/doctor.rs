@@ -151,7 +151,7 @@ pub fn install_commands(missing: &[&Prereq]) -> Vec<String> {
 }
 
 /// Prints the report; returns the missing prerequisites.
-pub fn doctor() -> Vec<&'static Prereq> {
+pub fn doctor(cache: &crate::cache::Cache) -> Vec<&'static Prereq> {
     let mut missing = Vec::new();
     for p in PREREQS {
         let ok = present(p);
@@ -165,15 +165,17 @@ pub fn doctor() -> Vec<&'static Prereq> {
         .write(true)
         .open("/dev/kvm")
         .is_ok();
-    println!(
-        "{:<4} /dev/kvm {}",
-        "info",
-        if kvm {
-            "is usable; whether it can boot a guest is probed at the first boot (nested KVM may hang: TCG is used then)"
-        } else {
-            "is not usable: guests run under TCG (slower, works)"
+    let verdict = match (kvm, crate::vm::remembered_accel(cache)) {
+        (false, _) => "is not usable: guests run under TCG (slower, works)",
+        (true, Some(crate::vm::Accel::Kvm)) => "can boot a guest (probed since the host booted): KVM is used",
+        (true, Some(crate::vm::Accel::Tcg)) => {
+            "exists but could not boot a guest (probed since the host booted; nested KVM hangs): TCG is used"
         }
-    );
+        (true, None) => {
+            "is usable; whether it can really boot a guest is probed at the first boot (TCG if not)"
+        }
+    };
+    println!("{:<4} /dev/kvm {verdict}", "info");
     if let Some(free) = crate::cache::free_bytes(Path::new(".")) {
         println!(
             "{:<4} {} free here (a kernel tree + build needs about 4 GiB)",

@@ -915,6 +915,8 @@ impl<'a> Parser<'a> {
 mod tests {
     use super::*;
 
+    /// Captured from the guest: the series' own selftest under asi=on.
+    const REAL_ASI_STATUS: &str = include_str!("../tests/fixtures/ktap/real_asi_status.txt");
     const RUNNER_EMBEDDED: &str = include_str!("../tests/fixtures/ktap/runner_embedded.txt");
     const RUNNER_NESTED: &str = include_str!("../tests/fixtures/ktap/runner_nested.txt");
     const NESTED_KTAP: &str = include_str!("../tests/fixtures/ktap/nested_ktap.txt");
@@ -957,6 +959,31 @@ mod tests {
             .map(|case| 1 + depth(&case.subtests))
             .max()
             .unwrap_or(0)
+    }
+
+    #[test]
+    fn real_selftest_output_from_the_guest() {
+        let doc = parse(REAL_ASI_STATUS);
+        assert_eq!(doc.version.as_deref(), Some("TAP version 13"));
+        assert_eq!(doc.plan, Some(4));
+        assert_eq!(doc.overall(), Outcome::Pass);
+        let names: Vec<&str> = doc.cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "sysfs_dir_exists",
+                "enabled_matches_boot_param",
+                "enabled_is_read_only",
+                "enabled_format"
+            ]
+        );
+        assert_eq!(
+            doc.cases[0].diagnostics,
+            vec!["expecting ASI on (from --expect)"]
+        );
+        assert!(doc.problems.is_empty(), "{:?}", doc.problems);
+        let broken = REAL_ASI_STATUS.replace("ok 2 enabled_matches", "not ok 2 enabled_matches");
+        assert_eq!(parse(&broken).overall(), Outcome::Fail);
     }
 
     #[test]

@@ -229,7 +229,7 @@ fn run(cli: Cli) -> Result<i32> {
     let cache = Cache::locate(cli.cache_dir.as_deref())?;
     let project = || Project::locate(cli.project.as_deref());
     match cli.command {
-        Command::Doctor => Ok(if doctor::doctor().is_empty() {
+        Command::Doctor => Ok(if doctor::doctor(&cache).is_empty() {
             0
         } else {
             Exit::Infra.code()
@@ -308,7 +308,10 @@ fn run(cli: Cli) -> Result<i32> {
                 None => {
                     let q = Queue::load(&p.queue_dir())?;
                     apply::default_branch(&ws.target.repo, &q).ok_or_else(|| {
-                        fail(Exit::Usage, "no branch made by `asi-tool apply` here: pass --branch NAME")
+                        fail(
+                            Exit::Usage,
+                            "no branch made by `asi-tool apply` here: pass --branch NAME",
+                        )
                     })?
                 }
             };

@@ -181,6 +181,20 @@ pub fn boot(image: &Path, command: &[String], opts: &VmOptions, console: &Path) 
     })
 }
 
+/// The answer of an earlier KVM probe, if it was made since the host booted.
+pub fn remembered_accel(cache: &Cache) -> Option<Accel> {
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let text = std::fs::read_to_string(cache.root().join("kvm-probe")).ok()?;
+    let (id, answer) = text.split_once('\n')?;
+    (id == boot_id.trim()).then(|| {
+        if answer.trim() == "kvm" {
+            Accel::Kvm
+        } else {
+            Accel::Tcg
+        }
+    })
+}
+
 /// Can KVM boot a guest here? `/dev/kvm` existing is not enough: nested
 /// KVM may hang in "Decompressing Linux...". The answer is probed with a
 /// real boot of `image` and remembered until the host reboots.
@@ -193,19 +207,11 @@ pub fn probe_accel(cache: &Cache, image: &Path) -> Result<Accel> {
     if !kvm_ok {
         return Ok(Accel::Tcg);
     }
+    if let Some(known) = remembered_accel(cache) {
+        return Ok(known);
+    }
     let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
     let memo = cache.root().join("kvm-probe");
-    if let Ok(text) = std::fs::read_to_string(&memo) {
-        if let Some((id, answer)) = text.split_once('\n') {
-            if id == boot_id.trim() {
-                return Ok(if answer.trim() == "kvm" {
-                    Accel::Kvm
-                } else {
-                    Accel::Tcg
-                });
-            }
-        }
-    }
     eprintln!("asi-tool: probing whether KVM can boot a guest here (up to 45 s)");
     let opts = VmOptions {
         append: vec![],
