@@ -186,7 +186,7 @@ fn git_path(work: &Path, name: &str) -> Result<PathBuf> {
 }
 
 /// The work tree must be clean and not in the middle of `git am`.
-fn require_idle(work: &Path) -> Result<()> {
+pub fn require_idle(work: &Path) -> Result<()> {
     if git_path(work, "rebase-apply")?.exists() {
         return Err(fail(
             Exit::Infra,
@@ -199,6 +199,14 @@ fn require_idle(work: &Path) -> Result<()> {
         ));
     }
     require_clean(work, "the asi-tool work tree")
+}
+
+/// Puts the work tree on the bare base, for an unpatched baseline build.
+pub fn checkout_base(target: &Target) -> Result<()> {
+    require_idle(&target.work)?;
+    let sh = shell_in(&target.work)?;
+    let base = &target.base;
+    cmd::run(&sh, cmd!(sh, "git checkout -q --detach {base}"))
 }
 
 /// A conflict report, printed before the command exits with code 4.

@@ -225,10 +225,7 @@ pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunR
     let queue = Queue::load(&project.queue_dir())?;
     let ws = workspace(cache, &opts.spec, opts.base.as_deref())?;
     let (queue_info, patched) = if opts.baseline {
-        let sh = xshell::Shell::new()?;
-        sh.change_dir(&ws.target.work);
-        let base = &ws.target.base;
-        crate::cmd::run(&sh, xshell::cmd!(sh, "git checkout -q --detach {base}"))?;
+        apply::checkout_base(&ws.target)?;
         (
             QueueInfo {
                 series_hash: String::new(),
