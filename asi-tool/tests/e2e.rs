@@ -27,10 +27,11 @@ fn enabled() -> bool {
 
 fn asi(args: &[&str]) -> (i32, String) {
     eprintln!("+ asi-tool {}", args.join(" "));
+    // Global options first: everything after `--` goes to the guest.
     let out = Command::new(BIN)
-        .args(args)
         .arg("--project")
         .arg(project())
+        .args(args)
         .stderr(std::process::Stdio::inherit())
         .output()
         .expect("asi-tool runs");
