@@ -209,11 +209,6 @@ impl Stream {
         for (k, v) in &self.envs {
             command.env(k, v);
         }
-        #[cfg(unix)]
-        {
-            use std::os::unix::process::CommandExt;
-            command.process_group(0);
-        }
         let mut child = command.spawn().with_context(|| {
             format!("cannot start {line}: is the program installed? (asi-tool doctor)")
         })?;
@@ -241,7 +236,7 @@ impl Stream {
             }
             if let Some(limit) = self.timeout {
                 if start.elapsed() > limit {
-                    kill_group(&mut child);
+                    kill_tree(&mut child);
                     break Ended::TimedOut(limit);
                 }
             }
@@ -285,17 +280,53 @@ fn spawn_reader<R: std::io::Read + Send + 'static>(
     })
 }
 
-fn kill_group(child: &mut std::process::Child) {
-    #[cfg(unix)]
-    {
-        // The child leads its own process group: take qemu and friends along.
-        let pgid = child.id().to_string();
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pgid}")])
-            .status();
+/// Kills the child and all its descendants (vng's qemu, make's compilers).
+/// The child stays in asi-tool's process group so that Ctrl-C reaches it
+/// directly (make then stops cleanly and a re-run resumes); on a timeout the
+/// tree is found through /proc.
+fn kill_tree(child: &mut std::process::Child) {
+    // Freeze the whole tree first, then kill it: killed one by one, a parent
+    // could react to a dead child (run its next command) before its turn.
+    let mut pids = vec![child.id()];
+    pids.extend(descendants(child.id()));
+    let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+    for signal in ["-STOP", "-KILL"] {
+        let _ = Command::new("kill").arg(signal).args(&pids).status();
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Descendants of `root`, parents before children, from /proc/*/stat.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may contain spaces; split after ')'.
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(ppid) = ppid {
+                parent_of.push((pid, ppid));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for (pid, _) in parent_of.iter().filter(|(_, pp)| *pp == p) {
+            out.push(*pid);
+            frontier.push(*pid);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -330,14 +361,20 @@ mod tests {
     }
 
     #[test]
-    fn stream_times_out() {
+    fn stream_times_out_and_kills_grandchildren() {
         let dir = tempfile::tempdir().unwrap();
-        let ended = Stream::new("sleep")
-            .arg("30")
-            .timeout(Duration::from_millis(300))
+        let marker = dir.path().join("grandchild-survived");
+        let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
+        let start = Instant::now();
+        let ended = Stream::new("sh")
+            .args(["-c", &script])
+            .timeout(Duration::from_millis(500))
             .run(&dir.path().join("log"), |_, _| {})
             .unwrap();
         assert!(matches!(ended, Ended::TimedOut(_)));
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(!marker.exists(), "a grandchild outlived the timeout");
     }
 
     #[test]
