@@ -788,4 +788,39 @@ Package: linux\nVersion: 7.2.8-1\nFiles:\n ee 1 linux_7.2.8.orig.tar.xz\n";
         let redo = fetch(&c1, "9.9.1", &Origin::Tarball(tarball)).unwrap();
         assert_eq!(redo.record.commit, k1.record.commit);
     }
+
+    #[test]
+    fn fetch_from_a_git_tree_clones_its_head_and_refuses_a_dirty_one() {
+        let d = tempfile::tempdir().unwrap();
+        let tree = d.path().join("linux");
+        std::fs::create_dir_all(tree.join("scripts")).unwrap();
+        std::fs::write(tree.join("Makefile"), "VERSION = 9\nPATCHLEVEL = 8\nSUBLEVEL = 0\n").unwrap();
+        std::fs::write(tree.join("Kconfig"), "").unwrap();
+        let git = |args: &[&str]| {
+            let st = std::process::Command::new("git")
+                .args(args)
+                .current_dir(&tree)
+                .env("GIT_AUTHOR_NAME", "a")
+                .env("GIT_AUTHOR_EMAIL", "a@b")
+                .env("GIT_COMMITTER_NAME", "a")
+                .env("GIT_COMMITTER_EMAIL", "a@b")
+                .status()
+                .unwrap();
+            assert!(st.success(), "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "base"]);
+        let head = crate::apply::resolve(&tree, "HEAD").unwrap();
+        std::fs::write(tree.join("Kconfig"), "dirty\n").unwrap();
+        let c = Cache::at(d.path().join("cache"));
+        let e = fetch(&c, "9.8", &Origin::Tree(tree.clone())).unwrap_err();
+        assert!(format!("{e}").contains("uncommitted changes"), "{e}");
+        git(&["checkout", "-q", "--", "Kconfig"]);
+        let k = fetch(&c, "9.8", &Origin::Tree(tree.clone())).unwrap();
+        assert_eq!(k.record.commit, head);
+        assert_eq!(crate::apply::resolve(&k.dir, "v9.8").unwrap(), head);
+        assert!(k.dir.join("Makefile").is_file());
+        assert_ne!(k.dir, tree);
+    }
 }
