@@ -268,7 +268,7 @@ fn run(cli: Cli) -> Result<i32> {
                 println!(
                     "{:<10} {} git {:>9}  {}",
                     k.record.version,
-                    &k.record.commit[..12],
+                    k.record.commit.get(..12).unwrap_or(&k.record.commit),
                     cache::human_bytes(size),
                     k.record.origin
                 );
