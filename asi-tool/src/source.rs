@@ -408,9 +408,11 @@ pub mod debian {
         texts
     }
 
-    /// The private sources.list: deb and deb-src for the suites that carry
-    /// kernels (stable and its updates, backports, testing, unstable).
-    pub fn sources_list(uris: &[String]) -> String {
+    /// The private sources.list for the suites that carry kernels (stable
+    /// and its updates, backports, testing, unstable): deb-src lines, plus
+    /// deb lines when `binaries` (only the linux-source-X.Y fallback needs
+    /// them; their indexes are most of the download).
+    pub fn sources_list(uris: &[String], binaries: bool) -> String {
         let mut out = String::new();
         for uri in uris {
             let suites: &[&str] = if uri.contains("security") {
@@ -426,15 +428,17 @@ pub mod debian {
                 ]
             };
             for suite in suites {
-                out.push_str(&format!(
-                    "deb {uri} {suite} main\ndeb-src {uri} {suite} main\n"
-                ));
+                if binaries {
+                    out.push_str(&format!("deb {uri} {suite} main\n"));
+                }
+                out.push_str(&format!("deb-src {uri} {suite} main\n"));
             }
         }
         out
     }
 
-    fn apt_shell(cache: &Cache) -> Result<(Shell, Vec<String>)> {
+    /// A shell and the apt options of the private state, after `apt-get update`.
+    fn apt_shell(cache: &Cache, binaries: bool) -> Result<(Shell, Vec<String>)> {
         let root = cache.apt();
         for d in ["state/lists/partial", "cache/archives/partial", "etc"] {
             Cache::ensure(&root.join(d))?;
@@ -447,7 +451,7 @@ pub mod debian {
                  fetch with --tarball FILE or --tree DIR instead",
             ));
         }
-        std::fs::write(root.join("etc/sources.list"), sources_list(&uris))?;
+        std::fs::write(root.join("etc/sources.list"), sources_list(&uris, binaries))?;
         let r = root.display().to_string();
         let opts = vec![
             format!("-oDir::State={r}/state"),
@@ -457,7 +461,16 @@ pub mod debian {
             "-oAPT::Sandbox::User=root".to_string(),
             "-oAcquire::Languages=none".to_string(),
         ];
-        Ok((Shell::new()?, opts))
+        let sh = Shell::new()?;
+        eprintln!(
+            "asi-tool: reading Debian's {} index (private apt state in {})",
+            if binaries { "package" } else { "source" },
+            root.display()
+        );
+        let o = &opts;
+        cmd::run(&sh, cmd!(sh, "apt-get -q {o...} update"))
+            .context("apt-get update on the private apt state failed (network? archive URL?)")?;
+        Ok((sh, opts))
     }
 
     /// One orig tarball a source package offers.
@@ -528,14 +541,8 @@ pub mod debian {
     }
 
     pub fn download(cache: &Cache, want: &str) -> Result<Download> {
-        let (sh, apt_opts) = apt_shell(cache)?;
+        let (sh, apt_opts) = apt_shell(cache, false)?;
         let opts = &apt_opts;
-        eprintln!(
-            "asi-tool: reading Debian's source index (private apt state in {})",
-            cache.apt().display()
-        );
-        cmd::run(&sh, cmd!(sh, "apt-get -q {opts...} update"))
-            .context("apt-get update on the private apt state failed (network? archive URL?)")?;
         let mm: Vec<&str> = want.split('.').take(2).collect();
         let versioned = format!("linux-{}", mm.join("."));
         let out = cmd::output(
@@ -558,7 +565,9 @@ pub mod debian {
                 }
             }
         }
-        linux_source_package(&sh, opts, want, &downloads).map_err(|e| {
+        let fallback = apt_shell(cache, true)
+            .and_then(|(sh, bin_opts)| linux_source_package(&sh, &bin_opts, want, &downloads));
+        fallback.map_err(|e| {
             fail(
                 Exit::Infra,
                 format!(
@@ -715,8 +724,10 @@ mod tests {
                 "http://mirror.example/debian"
             ]
         );
-        let list = sources_list(&uris[..2]);
+        let list = sources_list(&uris[..2], false);
         assert!(list.contains("deb-src http://deb.example/debian sid main"));
+        assert!(!list.contains("deb http"));
+        assert!(sources_list(&uris[..2], true).contains("deb http://deb.example/debian sid main"));
         assert!(list.contains("deb-src http://sec.example/debian-security bookworm-security main"));
         assert!(!list.contains("debian-security sid"));
     }
@@ -794,7 +805,11 @@ Package: linux\nVersion: 7.2.8-1\nFiles:\n ee 1 linux_7.2.8.orig.tar.xz\n";
         let d = tempfile::tempdir().unwrap();
         let tree = d.path().join("linux");
         std::fs::create_dir_all(tree.join("scripts")).unwrap();
-        std::fs::write(tree.join("Makefile"), "VERSION = 9\nPATCHLEVEL = 8\nSUBLEVEL = 0\n").unwrap();
+        std::fs::write(
+            tree.join("Makefile"),
+            "VERSION = 9\nPATCHLEVEL = 8\nSUBLEVEL = 0\n",
+        )
+        .unwrap();
         std::fs::write(tree.join("Kconfig"), "").unwrap();
         let git = |args: &[&str]| {
             let st = std::process::Command::new("git")
