@@ -80,6 +80,11 @@ pub const PREREQS: &[Prereq] = &[
         package: Some("iproute2"),
     },
     Prereq {
+        what: "libcap (static, for the memfd_secret selftest)",
+        probe: Probe::File("/usr/lib/x86_64-linux-gnu/libcap.a"),
+        package: Some("libcap-dev"),
+    },
+    Prereq {
         what: "libelf headers",
         probe: Probe::File("/usr/include/libelf.h"),
         package: Some("libelf-dev"),

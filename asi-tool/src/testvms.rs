@@ -29,6 +29,9 @@ pub struct TestSpec {
     pub source: String,
     #[serde(default)]
     pub args: Vec<String>,
+    /// Extra libraries for a C test, e.g. `["-lcap"]` (static).
+    #[serde(default)]
+    pub libs: Vec<String>,
     /// Kernel command line of the boot this test runs in.
     #[serde(default)]
     pub append: String,
@@ -115,9 +118,13 @@ pub fn build_one(
     let result = if name.ends_with(".c") {
         let inc = kernel.join("tools/testing/selftests");
         let inc2 = kernel.join("usr/include");
+        let libs = &spec.libs;
         cmd::run(
             &sh,
-            cmd!(sh, "gcc -static -O2 -Wall -I{inc} -I{inc2} -o {out} {src}"),
+            cmd!(
+                sh,
+                "gcc -static -O2 -Wall -I{inc} -I{inc2} -o {out} {src} {libs...}"
+            ),
         )
     } else if name.ends_with(".sh") {
         std::fs::copy(&src, &out)
@@ -358,6 +365,7 @@ append = "asi=on"
             name: "t".into(),
             source: "t.c".into(),
             args: vec![],
+            libs: vec![],
             append: String::new(),
             timeout: 5,
             needs_patches: false,
@@ -383,6 +391,7 @@ append = "asi=on"
             name: "fake".into(),
             source: "fake.sh".into(),
             args: vec!["hello world".into()],
+            libs: vec![],
             append: String::new(),
             timeout: 5,
             needs_patches: false,
