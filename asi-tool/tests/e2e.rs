@@ -64,6 +64,8 @@ fn full_pipeline_on_the_default_kernel() {
         "asi_status_off",
         "asi_status_default",
         "guest_smoke",
+        "map_exclusive",
+        "memfd_secret",
     ] {
         let t = tests
             .iter()
