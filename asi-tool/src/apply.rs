@@ -204,9 +204,24 @@ pub fn require_idle(work: &Path) -> Result<()> {
 /// Puts the work tree on the bare base, for an unpatched baseline build.
 pub fn checkout_base(target: &Target) -> Result<()> {
     require_idle(&target.work)?;
-    let sh = shell_in(&target.work)?;
-    let base = &target.base;
-    cmd::run(&sh, cmd!(sh, "git checkout -q --detach {base}"))
+    checkout(&target.work, &target.base)
+}
+
+/// Checks `rev` out, detached, in an asi-tool work tree.
+pub fn checkout(work: &Path, rev: &str) -> Result<()> {
+    let sh = shell_in(work)?;
+    cmd::run(&sh, cmd!(sh, "git checkout -q --detach {rev}"))
+}
+
+/// The commits of `base..tip`, oldest first (one per applied patch).
+pub fn commits_between(repo_dir: &Path, base: &str, tip: &str) -> Result<Vec<String>> {
+    let repo = git2::Repository::open(repo_dir)
+        .with_context(|| format!("cannot open {}", repo_dir.display()))?;
+    let mut walk = repo.revwalk()?;
+    walk.push(git2::Oid::from_str(tip)?)?;
+    walk.hide(git2::Oid::from_str(base)?)?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
+    Ok(walk.filter_map(|o| o.ok()).map(|o| o.to_string()).collect())
 }
 
 /// A conflict report, printed before the command exits with code 4.
@@ -303,9 +318,9 @@ pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Appl
             seconds: start.elapsed().as_secs_f64(),
         });
     }
-    let sh = shell_in(&target.work)?;
     let base = &target.base;
-    cmd::run(&sh, cmd!(sh, "git checkout -q --detach {base}"))?;
+    checkout(&target.work, base)?;
+    let sh = shell_in(&target.work)?;
     let paths = queue.paths();
     if !paths.is_empty() {
         let _env1 = sh.push_env("GIT_COMMITTER_NAME", COMMITTER_NAME);

@@ -167,12 +167,11 @@ pub fn configure(src: &Path, build: &Path, frags: &[Fragment]) -> Result<Configu
     let config = build.join(".config");
     let paths: Vec<&Path> = frags.iter().map(|f| f.path.as_path()).collect();
     let merge = src.join("scripts/kconfig/merge_config.sh");
-    let out = cmd::read(
+    cmd::run(
         &sh,
         cmd!(sh, "sh {merge} -m -O {build} {config} {paths...}"),
     )
     .context("scripts/kconfig/merge_config.sh failed")?;
-    let _ = out;
     cmd::run(&sh, cmd!(sh, "make -s {o} olddefconfig")).context("make olddefconfig failed")?;
     let text = std::fs::read_to_string(&config)
         .with_context(|| format!("cannot read {}", config.display()))?;

@@ -1,7 +1,7 @@
 //! The `asi-tool` command line: argument parsing and printing only; the
 //! work is done by the library's stage modules.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use asi_tool::apply::{self, ApplyOptions};
 use asi_tool::build::BuildOptions;
 use asi_tool::cache::{self, Cache};
@@ -444,12 +444,10 @@ fn check_cmd(
     if build_each && !scan.problems.iter().any(|pr| pr.error) {
         let q = Queue::load(&p.queue_dir())?;
         let a = pipeline::apply_queue(&ws, &q, &ApplyOptions::default())?;
-        let commits = commits_between(&ws.target.work, &a.base, &a.tip)?;
+        let commits = apply::commits_between(&ws.target.work, &a.base, &a.tip)?;
         pipeline::configure(p, &ws, true)?;
         for (i, (row, commit)) in rows.iter_mut().zip(&commits).enumerate() {
-            let sh = xshell::Shell::new()?;
-            sh.change_dir(&ws.target.work);
-            cmd::run(&sh, xshell::cmd!(sh, "git checkout -q --detach {commit}"))?;
+            apply::checkout(&ws.target.work, commit)?;
             eprintln!("asi-tool: building after patch {} ({})", i + 1, row.name);
             let log = ws.build.join(format!("asi-build-each-{}.log", i + 1));
             row.build = Some(
@@ -459,10 +457,7 @@ fn check_cmd(
                 },
             );
         }
-        let sh = xshell::Shell::new()?;
-        sh.change_dir(&ws.target.work);
-        let tip = &a.tip;
-        cmd::run(&sh, xshell::cmd!(sh, "git checkout -q --detach {tip}"))?;
+        apply::checkout(&ws.target.work, &a.tip)?;
     }
     print!("{}", check::table(&scan, &rows));
     Ok(if check::passed(&scan, &rows) {
@@ -470,16 +465,6 @@ fn check_cmd(
     } else {
         Exit::TestFailed.code()
     })
-}
-
-fn commits_between(dir: &std::path::Path, base: &str, tip: &str) -> Result<Vec<String>> {
-    let repo =
-        git2::Repository::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
-    let mut walk = repo.revwalk()?;
-    walk.push(git2::Oid::from_str(tip)?)?;
-    walk.hide(git2::Oid::from_str(base)?)?;
-    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
-    Ok(walk.filter_map(|o| o.ok()).map(|o| o.to_string()).collect())
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {
