@@ -3,8 +3,10 @@
 //! these modules, one per pipeline stage:
 //!
 //! source → apply (queue) → kconfig → build → vm → testvms/ktap → results
+//! (and `bench` for the reports of the benchmarks)
 
 pub mod apply;
+pub mod bench;
 pub mod build;
 pub mod cache;
 pub mod check;

@@ -10,8 +10,9 @@ use asi_tool::error::{exit_code_of, fail, Exit};
 use asi_tool::pipeline::{self, Project, TestOptions, TreeSpec};
 use asi_tool::queue::{self, Queue};
 use asi_tool::source::{self, Origin};
+use asi_tool::testvms::Suite;
 use asi_tool::vm::{self, Accel, VmOptions};
-use asi_tool::{cmd, doctor};
+use asi_tool::{bench, cmd, doctor};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -190,6 +191,28 @@ enum Command {
         /// Only tests whose name contains this (repeatable).
         #[arg(long, value_name = "NAME")]
         filter: Vec<String>,
+        #[command(flatten)]
+        build: BuildArgs,
+    },
+    /// Run the benchmarks of test-vms/manifest.toml ([[bench]]) through the
+    /// same pipeline and write their reports.
+    Bench {
+        #[command(flatten)]
+        tree: TreeArgs,
+        /// Apply on this revision (see `apply --base`).
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
+        #[command(flatten)]
+        vm: VmArgs,
+        /// Boot again once when a guest crashes or hangs (recorded as flaky).
+        #[arg(long, default_value_t = 1)]
+        retries: u32,
+        /// Only benchmarks whose name contains this (repeatable).
+        #[arg(long, value_name = "NAME")]
+        filter: Vec<String>,
+        /// Also write each report to DIR/<name>.md (e.g. docs/benchmarks).
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
         #[command(flatten)]
         build: BuildArgs,
     },
@@ -411,6 +434,7 @@ fn run(cli: Cli) -> Result<i32> {
                 retries,
                 build: build.options(),
                 filter,
+                suite: Suite::Tests,
             };
             let r = pipeline::test(&p, &cache, &opts)?;
             print!("{}", r.summary_table());
@@ -423,6 +447,58 @@ fn run(cli: Cli) -> Result<i32> {
             );
             println!("reproduce: {}", r.reproduce);
             Ok(r.exit_code)
+        }
+        Command::Bench {
+            tree,
+            base,
+            vm: v,
+            retries,
+            filter,
+            report_dir,
+            build,
+        } => {
+            let p = project()?;
+            let opts = TestOptions {
+                spec: tree.spec(),
+                base,
+                baseline: false,
+                accel: v.accel,
+                cpus: v.cpus,
+                memory: v.memory,
+                retries,
+                build: build.options(),
+                filter,
+                suite: Suite::Benches,
+            };
+            let mut r = pipeline::test(&p, &cache, &opts)?;
+            let run_dir = p.results_dir().join(&r.run_id);
+            if let Some(d) = &report_dir {
+                r.reproduce.push_str(&format!(
+                    " --report-dir {}",
+                    cmd::shell_quote(&d.to_string_lossy())
+                ));
+                r.write(&run_dir.join("results.json"))?;
+            }
+            let outcomes = bench::write_reports(&r, &run_dir, report_dir.as_deref())?;
+            print!("{}", r.summary_table());
+            let mut code = r.exit_code;
+            for o in &outcomes {
+                match (&o.report, &o.error) {
+                    (Some(path), _) => println!("{}: report {}", o.name, path.display()),
+                    (None, why) => {
+                        println!(
+                            "{}: no report: {}",
+                            o.name,
+                            why.as_deref().unwrap_or("unknown")
+                        );
+                        if code == 0 {
+                            code = Exit::TestFailed.code();
+                        }
+                    }
+                }
+            }
+            println!("reproduce: {}", r.reproduce);
+            Ok(code)
         }
     }
 }

@@ -212,6 +212,8 @@ pub struct TestOptions {
     pub build: BuildOptions,
     /// Only run tests whose name contains one of these.
     pub filter: Vec<String>,
+    /// The manifest's tests or its benchmarks.
+    pub suite: testvms::Suite,
 }
 
 /// Runs the whole pipeline and writes `results/<run>/results.json`.
@@ -261,16 +263,25 @@ pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunR
     let built = build_kernel(&ws, &run_dir.join("build.log"), &opts.build)?;
 
     let specs: Vec<testvms::TestSpec> = testvms::load(&project.root)?
-        .into_iter()
+        .suite(opts.suite)
+        .iter()
         .filter(|t| patched || !t.needs_patches)
         .filter(|t| {
             opts.filter.is_empty() || opts.filter.iter().any(|f| t.name.contains(f.as_str()))
         })
+        .cloned()
         .collect();
     if specs.is_empty() {
         return Err(fail(
             Exit::Usage,
-            "no test selected (check --filter and test-vms/manifest.toml)",
+            match opts.suite {
+                testvms::Suite::Tests => {
+                    "no test selected (check --filter and the [[test]] entries of test-vms/manifest.toml)"
+                }
+                testvms::Suite::Benches => {
+                    "no benchmark selected (check --filter and the [[bench]] entries of test-vms/manifest.toml)"
+                }
+            },
         ));
     }
     let bin_dir = run_dir.join("bin");
@@ -345,12 +356,19 @@ pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunR
     let tests: Vec<TestResult> = tests.into_iter().flatten().collect();
     let status = results::overall(&tests);
     let exit = exit_code(&tests, boots.iter().map(|(_, o)| o));
-    let mut reproduce = format!("asi-tool test {}", opts.spec.flag());
+    let verb = match opts.suite {
+        testvms::Suite::Tests => "test",
+        testvms::Suite::Benches => "bench",
+    };
+    let mut reproduce = format!("asi-tool {verb} {}", opts.spec.flag());
     if opts.baseline {
         reproduce.push_str(" --baseline");
     }
     if let Some(b) = &opts.base {
         reproduce.push_str(&format!(" --base {b}"));
+    }
+    for f in &opts.filter {
+        reproduce.push_str(&format!(" --filter {}", crate::cmd::shell_quote(f)));
     }
     reproduce.push_str(&format!(
         " --accel {accel} --cpus {} --memory {}",

@@ -52,20 +52,47 @@ fn default_timeout() -> u64 {
 struct ManifestFile {
     #[serde(rename = "test", default)]
     tests: Vec<TestSpec>,
+    #[serde(rename = "bench", default)]
+    benches: Vec<TestSpec>,
+}
+
+/// What a run executes: the `[[test]]` entries (`asi-tool test`) or the
+/// `[[bench]]` entries (`asi-tool bench`). Both are built, booted and run
+/// the same way; a benchmark also prints a JSON report (see `bench`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suite {
+    Tests,
+    Benches,
+}
+
+/// The parsed manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub tests: Vec<TestSpec>,
+    pub benches: Vec<TestSpec>,
+}
+
+impl Manifest {
+    pub fn suite(&self, suite: Suite) -> &[TestSpec] {
+        match suite {
+            Suite::Tests => &self.tests,
+            Suite::Benches => &self.benches,
+        }
+    }
 }
 
 /// Reads and checks the manifest.
-pub fn load(project: &Path) -> Result<Vec<TestSpec>> {
+pub fn load(project: &Path) -> Result<Manifest> {
     let path = project.join(MANIFEST);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     parse(&text).map_err(|e| fail(Exit::Infra, format!("{}: {e}", path.display())))
 }
 
-pub fn parse(text: &str) -> std::result::Result<Vec<TestSpec>, String> {
+pub fn parse(text: &str) -> std::result::Result<Manifest, String> {
     let m: ManifestFile = toml::from_str(text).map_err(|e| e.to_string())?;
     let mut seen = std::collections::BTreeSet::new();
-    for t in &m.tests {
+    for t in m.tests.iter().chain(&m.benches) {
         if t.name.is_empty()
             || !t
                 .name
@@ -87,7 +114,10 @@ pub fn parse(text: &str) -> std::result::Result<Vec<TestSpec>, String> {
     if m.tests.is_empty() {
         return Err("no [[test]] entries".into());
     }
-    Ok(m.tests)
+    Ok(Manifest {
+        tests: m.tests,
+        benches: m.benches,
+    })
 }
 
 /// Where a test's source lives.
@@ -303,15 +333,23 @@ append = "asi=off"
 name = "smoke"
 source = "smoke.sh"
 append = "asi=on"
+
+[[bench]]
+name = "b"
+source = "b.c"
+append = "asi=on"
 "#;
 
     #[test]
     fn manifest_and_grouping() {
-        let t = parse(MANIFEST_OK).unwrap();
+        let m = parse(MANIFEST_OK).unwrap();
+        assert_eq!(m.suite(Suite::Benches).len(), 1);
+        assert_eq!(m.benches[0].name, "b");
+        let t = m.suite(Suite::Tests);
         assert_eq!(t.len(), 3);
         assert_eq!(t[1].timeout, 45);
         assert!(t[0].needs_patches && !t[1].needs_patches);
-        let g = group_by_boot(&t);
+        let g = group_by_boot(t);
         assert_eq!(
             g,
             vec![
@@ -342,6 +380,10 @@ append = "asi=on"
             ("[[test]]\nname='a'\nsource='x.c'\ntimeout=0\n", "timeout"),
             ("[[test]]\nname='a'\nsource='x.c'\nbogus=1\n", "bogus"),
             ("[[test]]\nname='a'\n", "source"),
+            (
+                "[[test]]\nname='a'\nsource='x.c'\n[[bench]]\nname='a'\nsource='y.c'\n",
+                "defined twice",
+            ),
         ] {
             let e = parse(text).unwrap_err();
             assert!(e.contains(expect), "{text:?}: {e}");
@@ -351,7 +393,7 @@ append = "asi=on"
     #[test]
     fn missing_test_source_is_reported() {
         let d = tempfile::tempdir().unwrap();
-        let spec = &parse(MANIFEST_OK).unwrap()[0];
+        let spec = &parse(MANIFEST_OK).unwrap().tests[0];
         let e = build_one(spec, d.path(), d.path(), d.path()).unwrap_err();
         assert!(e.contains("does not exist"), "{e}");
     }
