@@ -163,7 +163,9 @@ fn worktree_name(repo_dir: &Path) -> String {
     format!("tree-{clean}-{}", &h[..10])
 }
 
-fn ensure_worktree(repo_dir: &Path, work: &Path, base: &str) -> Result<()> {
+/// Creates the asi-tool work tree `work` of `repo_dir`, detached at `base`
+/// (a no-op when it exists).
+pub fn ensure_worktree(repo_dir: &Path, work: &Path, base: &str) -> Result<()> {
     let sh = shell_in(repo_dir)?;
     if work.join(".git").exists() {
         return Ok(());
@@ -199,12 +201,6 @@ pub fn require_idle(work: &Path) -> Result<()> {
         ));
     }
     require_clean(work, "the asi-tool work tree")
-}
-
-/// Puts the work tree on the bare base, for an unpatched baseline build.
-pub fn checkout_base(target: &Target) -> Result<()> {
-    require_idle(&target.work)?;
-    checkout(&target.work, &target.base)
 }
 
 /// Checks `rev` out, detached, in an asi-tool work tree.
@@ -290,20 +286,20 @@ pub fn conflict_details(output: &str) -> (Vec<String>, Vec<String>) {
     (files, details)
 }
 
+/// The branch a queue with this series hash goes on: `asi/<12 hex>`.
+pub fn branch_name(series_hash: &str) -> String {
+    if series_hash.is_empty() {
+        "asi/empty".into()
+    } else {
+        format!("asi/{}", &series_hash[..series_hash.len().min(12)])
+    }
+}
+
 /// Applies `queue` on `target.base` and points a branch at the result.
 pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Applied> {
     let start = Instant::now();
     let hash = queue.series_hash();
-    let branch = opts.branch.clone().unwrap_or_else(|| {
-        format!(
-            "asi/{}",
-            if hash.is_empty() {
-                "empty"
-            } else {
-                &hash[..12]
-            }
-        )
-    });
+    let branch = opts.branch.clone().unwrap_or_else(|| branch_name(&hash));
     validate_branch_name(&branch)?;
     require_idle(&target.work)?;
     if let Some(tip) = already_applied(target, &branch, &hash) {
@@ -342,21 +338,7 @@ pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Appl
         }
     }
     let tip = resolve(&target.work, "HEAD")?;
-    set_branch(target, &branch, &tip)?;
-    let repo_sh = shell_in(&target.repo)?;
-    let key = format!("branch.{branch}.asibase");
-    cmd::run(&repo_sh, cmd!(repo_sh, "git config {key} {base}"))?;
-    cmd::run(
-        &repo_sh,
-        cmd!(repo_sh, "git config asi.lastbranch {branch}"),
-    )?;
-    let key = format!("branch.{branch}.asiseries");
-    let series = if hash.is_empty() {
-        "empty"
-    } else {
-        hash.as_str()
-    };
-    cmd::run(&repo_sh, cmd!(repo_sh, "git config {key} {series}"))?;
+    record_branch(target, &branch, &tip, &hash)?;
     Ok(Applied {
         branch,
         base: base.clone(),
@@ -365,6 +347,28 @@ pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Appl
         patches: queue.patches.len(),
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Points `branch` at `tip` (refusing to rewrite a user's branch) and
+/// records its base and series hash for `export` and later applies.
+pub fn record_branch(target: &Target, branch: &str, tip: &str, series_hash: &str) -> Result<()> {
+    validate_branch_name(branch)?;
+    set_branch(target, branch, tip)?;
+    let repo_sh = shell_in(&target.repo)?;
+    let base = &target.base;
+    let key = format!("branch.{branch}.asibase");
+    cmd::run(&repo_sh, cmd!(repo_sh, "git config {key} {base}"))?;
+    cmd::run(
+        &repo_sh,
+        cmd!(repo_sh, "git config asi.lastbranch {branch}"),
+    )?;
+    let key = format!("branch.{branch}.asiseries");
+    let series = if series_hash.is_empty() {
+        "empty"
+    } else {
+        series_hash
+    };
+    cmd::run(&repo_sh, cmd!(repo_sh, "git config {key} {series}"))
 }
 
 /// The branch's tip when `branch` already holds this queue on this base and
@@ -473,7 +477,7 @@ fn set_branch(target: &Target, branch: &str, tip: &str) -> Result<()> {
 pub fn default_branch(repo_dir: &Path, queue: &Queue) -> Option<String> {
     let repo = git2::Repository::open(repo_dir).ok()?;
     let hash = queue.series_hash();
-    let current = format!("asi/{}", &hash[..hash.len().min(12)]);
+    let current = branch_name(&hash);
     if repo.find_branch(&current, git2::BranchType::Local).is_ok() {
         return Some(current);
     }

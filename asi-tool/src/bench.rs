@@ -14,7 +14,7 @@
 //! Every comparison a benchmark reports is made inside one run (one boot),
 //! so ratios compare like with like; the tool adds the run's context.
 
-use crate::results::{RunResults, Status};
+use crate::results::{short, RunResults, Status};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::fmt::Write as _;
@@ -159,10 +159,6 @@ pub fn report_markdown(run: &RunResults, name: &str, doc: &Document) -> String {
     out
 }
 
-fn short(s: &str) -> &str {
-    &s[..s.len().min(12)]
-}
-
 /// What happened to one benchmark of a run.
 #[derive(Debug)]
 pub struct Outcome {
@@ -214,8 +210,7 @@ pub fn write_reports(
                         // Everything the benchmark printed, known fields or not.
                         "document": serde_json::from_str::<serde_json::Value>(&json_text(&log)?)?,
                     });
-                    std::fs::write(&json_path, serde_json::to_string_pretty(&json)? + "\n")
-                        .with_context(|| format!("cannot write {}", json_path.display()))?;
+                    crate::results::write_json(&json_path, &json)?;
                     std::fs::write(&md_path, &md)
                         .with_context(|| format!("cannot write {}", md_path.display()))?;
                     if let Some(dir) = report_dir {

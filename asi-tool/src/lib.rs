@@ -3,7 +3,9 @@
 //! these modules, one per pipeline stage:
 //!
 //! source → apply (queue) → kconfig → build → vm → testvms/ktap → results
-//! (and `bench` for the reports of the benchmarks)
+//! (and `bench` for the reports of the benchmarks; `rebase` carries the
+//! queue to other kernel versions, `matrix` runs the pipeline on every
+//! version × configuration of ci/matrix.toml)
 
 pub mod apply;
 pub mod bench;
@@ -15,8 +17,10 @@ pub mod doctor;
 pub mod error;
 pub mod kconfig;
 pub mod ktap;
+pub mod matrix;
 pub mod pipeline;
 pub mod queue;
+pub mod rebase;
 pub mod results;
 pub mod source;
 pub mod testvms;

@@ -7,8 +7,10 @@ use asi_tool::build::BuildOptions;
 use asi_tool::cache::{self, Cache};
 use asi_tool::check;
 use asi_tool::error::{exit_code_of, fail, Exit};
+use asi_tool::matrix::{self, Shard};
 use asi_tool::pipeline::{self, Project, TestOptions, TreeSpec};
 use asi_tool::queue::{self, Queue};
+use asi_tool::rebase::{self, RebaseOptions};
 use asi_tool::source::{self, Origin};
 use asi_tool::testvms::Suite;
 use asi_tool::vm::{self, Accel, VmOptions};
@@ -184,15 +186,61 @@ enum Command {
         #[arg(long)]
         baseline: bool,
         #[command(flatten)]
-        vm: VmArgs,
-        /// Boot again once when a guest crashes or hangs (recorded as flaky).
-        #[arg(long, default_value_t = 1)]
-        retries: u32,
-        /// Only tests whose name contains this (repeatable).
-        #[arg(long, value_name = "NAME")]
-        filter: Vec<String>,
+        run: RunArgs,
+        /// Extra kernel command line for every boot, e.g. "asi=off"; its
+        /// key=value words replace a test's own; tests with `pinned = true`
+        /// in the manifest keep their command line.
+        #[arg(long, value_name = "ARGS")]
+        append: Vec<String>,
+    },
+    /// Carry the queue to another kernel version patch by patch (git am -3)
+    /// and say, for each patch: applied, applied (3-way), already upstream,
+    /// conflict or not attempted.
+    Rebase {
+        /// The kernel version: MAJOR.MINOR (newest in the archive) or MAJOR.MINOR.PATCH.
+        #[arg(long, value_name = "VERSION")]
+        onto: String,
+        /// Save the result as the variant patches/forwardports/<MAJOR.MINOR>/
+        /// (only when it differs from patches/; a stale variant is removed).
+        #[arg(long)]
+        write: bool,
+        /// On conflict, leave the `git am` in the rebase work tree to port the patch by hand.
+        #[arg(long)]
+        keep_conflict: bool,
+        /// After a --keep-conflict stop: take the resolved patch and go on with the rest.
+        #[arg(long = "continue", conflicts_with = "abort")]
+        resume: bool,
+        /// Drop a stopped rebase (git am --abort, work tree back on the base).
+        #[arg(long)]
+        abort: bool,
+        /// Go past conflicts (keeping both sides of each) to see how every
+        /// later patch fares: a porting forecast; no branch, no variant.
+        #[arg(long, conflicts_with_all = ["write", "keep_conflict", "resume"])]
+        explore: bool,
+        /// Branch name in the cached kernel's repository instead of asi/<series-hash>.
+        #[arg(long)]
+        branch: Option<String>,
+        /// Rebase this queue instead of patches/ (e.g. an existing variant).
+        #[arg(long, value_name = "DIR")]
+        queue: Option<PathBuf>,
+    },
+    /// git range-diff of patches/ on its own base against the queue for
+    /// VERSION (its variant, or patches/ merged with git am -3).
+    RangeDiff {
+        #[arg(long, value_name = "VERSION")]
+        onto: String,
+        /// Compare with this queue instead of VERSION's variant.
+        #[arg(long, value_name = "DIR")]
+        queue: Option<PathBuf>,
+    },
+    /// Run ci/matrix.toml: every kernel version x config through the `test`
+    /// pipeline, one results directory per cell, a summary and the regressions.
+    #[command(args_conflicts_with_subcommands = true)]
+    Matrix {
+        #[command(subcommand)]
+        action: Option<MatrixCommand>,
         #[command(flatten)]
-        build: BuildArgs,
+        run: MatrixArgs,
     },
     /// Run the benchmarks of test-vms/manifest.toml ([[bench]]) through the
     /// same pipeline and write their reports.
@@ -203,18 +251,96 @@ enum Command {
         #[arg(long, value_name = "REV")]
         base: Option<String>,
         #[command(flatten)]
-        vm: VmArgs,
-        /// Boot again once when a guest crashes or hangs (recorded as flaky).
-        #[arg(long, default_value_t = 1)]
-        retries: u32,
-        /// Only benchmarks whose name contains this (repeatable).
-        #[arg(long, value_name = "NAME")]
-        filter: Vec<String>,
+        run: RunArgs,
         /// Also write each report to DIR/<name>.md (e.g. docs/benchmarks).
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
+    },
+}
+
+/// What every command that boots test-vms/ shares (test, bench, matrix).
+#[derive(Args, Clone)]
+struct RunArgs {
+    #[command(flatten)]
+    vm: VmArgs,
+    /// Boot again once when a guest crashes or hangs (recorded as flaky).
+    #[arg(long, default_value_t = 1)]
+    retries: u32,
+    /// Only tests (benchmarks, for `bench`) whose name contains this (repeatable).
+    #[arg(long, value_name = "NAME")]
+    filter: Vec<String>,
+    #[command(flatten)]
+    build: BuildArgs,
+}
+
+impl RunArgs {
+    /// Sets the options these arguments control.
+    fn apply_to(self, o: &mut TestOptions) {
+        o.accel = self.vm.accel;
+        o.cpus = self.vm.cpus;
+        o.memory = self.vm.memory;
+        o.retries = self.retries;
+        o.filter = self.filter;
+        o.build = self.build.options();
+    }
+}
+
+#[derive(Args, Clone)]
+struct CellArgs {
+    /// Only this kernel version (repeatable); one not in ci/matrix.toml may be tried too.
+    #[arg(long, value_name = "VERSION")]
+    kernel: Vec<String>,
+    /// Only this config of ci/matrix.toml (repeatable).
+    #[arg(long, value_name = "NAME")]
+    config: Vec<String>,
+}
+
+#[derive(Args, Clone)]
+struct MatrixArgs {
+    #[command(flatten)]
+    cells: CellArgs,
+    /// Run only part K of N (cells sharing a build stay together), e.g. 2/3.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+    /// Run directory (default results/matrix/<run>).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Summary to compare with (default results/matrix/latest-summary.json,
+    /// which each run then updates).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_previous")]
+    previous: Option<PathBuf>,
+    /// Neither compare with nor update a previous summary (CI's per-version
+    /// jobs: the final `matrix summarize` does both).
+    #[arg(long)]
+    no_previous: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum MatrixCommand {
+    /// Merge cell directories (e.g. CI artifacts) into summary.md / summary.json.
+    Summarize {
+        /// Directories holding <cell>/cell.json, searched recursively.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
         #[command(flatten)]
-        build: BuildArgs,
+        cells: CellArgs,
+        /// Where to write the summary (default results/matrix/<run>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Summary to compare with (default results/matrix/latest-summary.json).
+        #[arg(long, value_name = "FILE")]
+        previous: Option<PathBuf>,
+        /// Also merge this summary into the --previous file.
+        #[arg(long)]
+        update_previous: bool,
+    },
+    /// The kernel versions and cells of ci/matrix.toml.
+    List {
+        /// Only the versions, as a JSON array (for a CI strategy matrix).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -231,8 +357,18 @@ enum KernelCommand {
         #[arg(long, value_name = "DIR")]
         tree: Option<PathBuf>,
     },
-    /// List the cached kernels.
+    /// List the cached kernels and the disk each uses.
     List,
+    /// Remove cached kernels that ci/matrix.toml no longer names (and older
+    /// patch releases of a MAJOR.MINOR line), with their builds and work trees.
+    Gc {
+        /// Keep this version too (repeatable).
+        #[arg(long, value_name = "VERSION")]
+        keep: Vec<String>,
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() {
@@ -287,16 +423,21 @@ fn run(cli: Cli) -> Result<i32> {
                 );
             }
             for k in all {
-                let size = dir_size(&k.dir.join(".git"));
+                let u = cache.version_dirs(&k.record.version).usage();
                 println!(
-                    "{:<10} {} git {:>9}  {}",
+                    "{:<10} {} tree {:>9}  build {:>9}  worktrees {:>9}  {}",
                     k.record.version,
                     k.record.commit.get(..12).unwrap_or(&k.record.commit),
-                    cache::human_bytes(size),
+                    cache::human_bytes(u.tree),
+                    cache::human_bytes(u.build),
+                    cache::human_bytes(u.worktrees),
                     k.record.origin
                 );
             }
             Ok(0)
+        }
+        Command::Kernel(KernelCommand::Gc { keep, dry_run }) => {
+            kernel_gc(&cache, cli.project.as_deref(), &keep, dry_run)
         }
         Command::Apply {
             tree,
@@ -305,9 +446,15 @@ fn run(cli: Cli) -> Result<i32> {
             keep_conflict,
         } => {
             let p = project()?;
-            let queue = Queue::load(&p.queue_dir())?;
             let ws = pipeline::workspace(&cache, &tree.spec(), base.as_deref())?;
-            let a = pipeline::apply_queue(
+            let (queue, selected) = p.queue_for(&ws.kernel.version)?;
+            eprintln!(
+                "asi-tool: queue for {}: {}",
+                ws.kernel.version,
+                selected.label()
+            );
+            let a = pipeline::apply_queue_in(
+                Some(&cache),
                 &ws,
                 &queue,
                 &ApplyOptions {
@@ -326,10 +473,11 @@ fn run(cli: Cli) -> Result<i32> {
         } => {
             let p = project()?;
             let ws = pipeline::workspace(&cache, &tree.spec(), None)?;
+            let selected = queue::select(&p.queue_dir(), &ws.kernel.version);
             let branch = match branch {
                 Some(b) => b,
                 None => {
-                    let q = Queue::load(&p.queue_dir())?;
+                    let q = Queue::load(&selected.dir)?;
                     apply::default_branch(&ws.target.repo, &q).ok_or_else(|| {
                         fail(
                             Exit::Usage,
@@ -347,7 +495,7 @@ fn run(cli: Cli) -> Result<i32> {
                     ))
                 }
             };
-            let out = output.unwrap_or_else(|| p.queue_dir());
+            let out = output.unwrap_or_else(|| selected.dir.clone());
             let names = apply::export(&ws.target.repo, &branch, &base, &out)?;
             println!(
                 "exported {} patch(es) from {branch} to {}",
@@ -364,7 +512,11 @@ fn run(cli: Cli) -> Result<i32> {
         } => check_cmd(&cache, &project()?, &tree, strict, build_each, &build),
         Command::Config { tree, baseline } => {
             let p = project()?;
-            let ws = pipeline::workspace(&cache, &tree.spec(), None)?;
+            let ws = if baseline {
+                pipeline::baseline_workspace(&cache, &tree.spec(), None)?
+            } else {
+                pipeline::workspace(&cache, &tree.spec(), None)?
+            };
             let c = pipeline::configure(&p, &ws, !baseline)?;
             println!("{}", c.config.display());
             Ok(0)
@@ -418,24 +570,15 @@ fn run(cli: Cli) -> Result<i32> {
             tree,
             base,
             baseline,
-            vm: v,
-            retries,
-            filter,
-            build,
+            run,
+            append,
         } => {
             let p = project()?;
-            let opts = TestOptions {
-                spec: tree.spec(),
-                base,
-                baseline,
-                accel: v.accel,
-                cpus: v.cpus,
-                memory: v.memory,
-                retries,
-                build: build.options(),
-                filter,
-                suite: Suite::Tests,
-            };
+            let mut opts = TestOptions::new(tree.spec());
+            opts.base = base;
+            opts.baseline = baseline;
+            opts.append = append;
+            run.apply_to(&mut opts);
             let r = pipeline::test(&p, &cache, &opts)?;
             print!("{}", r.summary_table());
             println!(
@@ -448,28 +591,67 @@ fn run(cli: Cli) -> Result<i32> {
             println!("reproduce: {}", r.reproduce);
             Ok(r.exit_code)
         }
+        Command::Rebase {
+            onto,
+            write,
+            keep_conflict,
+            resume,
+            abort,
+            explore,
+            branch,
+            queue: queue_dir,
+        } => rebase_cmd(
+            &cache,
+            &project()?,
+            &onto,
+            RebaseFlags {
+                write,
+                keep_conflict,
+                resume,
+                abort,
+                explore,
+                branch,
+                queue_dir,
+            },
+        ),
+        Command::RangeDiff { onto, queue: other } => {
+            let p = project()?;
+            let base = Queue::load(&p.queue_dir())?;
+            let kernel = source::fetch(&cache, &onto, &Origin::Debian)?;
+            cache::hold_version(&cache, &kernel.record.version)?;
+            let other_dir = other.unwrap_or_else(|| {
+                let s = queue::select(&p.queue_dir(), &kernel.record.version);
+                eprintln!(
+                    "asi-tool: comparing patches/ on its base with {} on {}{}",
+                    s.label(),
+                    kernel.record.version,
+                    if s.variant.is_none() {
+                        " (no variant: patches/ merged with git am -3)"
+                    } else {
+                        ""
+                    }
+                );
+                s.dir
+            });
+            let other = Queue::load(&other_dir)?;
+            use std::io::IsTerminal;
+            let color = std::io::stdout().is_terminal();
+            let out = rebase::range_diff(&cache, &base, &other, &kernel, color)?;
+            println!("{out}");
+            Ok(0)
+        }
+        Command::Matrix { action, run } => matrix_cmd(&cache, &project()?, action, run),
         Command::Bench {
             tree,
             base,
-            vm: v,
-            retries,
-            filter,
+            run,
             report_dir,
-            build,
         } => {
             let p = project()?;
-            let opts = TestOptions {
-                spec: tree.spec(),
-                base,
-                baseline: false,
-                accel: v.accel,
-                cpus: v.cpus,
-                memory: v.memory,
-                retries,
-                build: build.options(),
-                filter,
-                suite: Suite::Benches,
-            };
+            let mut opts = TestOptions::new(tree.spec());
+            opts.base = base;
+            opts.suite = Suite::Benches;
+            run.apply_to(&mut opts);
             let mut r = pipeline::test(&p, &cache, &opts)?;
             let run_dir = p.results_dir().join(&r.run_id);
             if let Some(d) = &report_dir {
@@ -511,15 +693,21 @@ fn check_cmd(
     build_each: bool,
     build: &BuildArgs,
 ) -> Result<i32> {
-    let scan = queue::scan(&p.queue_dir())?;
     let ws = pipeline::workspace(cache, &tree.spec(), None)?;
+    let selected = queue::select(&p.queue_dir(), &ws.kernel.version);
+    eprintln!(
+        "asi-tool: checking {} (the queue for {})",
+        selected.label(),
+        ws.kernel.version
+    );
+    let scan = queue::scan(&selected.dir)?;
     let mut rows = check::rows(&scan);
     for (row, patch) in rows.iter_mut().zip(&scan.patches) {
         row.checkpatch = Some(check::checkpatch(&ws.target.work, &patch.path, strict)?);
     }
     if build_each && !scan.problems.iter().any(|pr| pr.error) {
-        let q = Queue::load(&p.queue_dir())?;
-        let a = pipeline::apply_queue(&ws, &q, &ApplyOptions::default())?;
+        let q = Queue::load(&selected.dir)?;
+        let a = pipeline::apply_queue_in(Some(cache), &ws, &q, &ApplyOptions::default())?;
         let commits = apply::commits_between(&ws.target.work, &a.base, &a.tip)?;
         pipeline::configure(p, &ws, true)?;
         for (i, (row, commit)) in rows.iter_mut().zip(&commits).enumerate() {
@@ -543,12 +731,236 @@ fn check_cmd(
     })
 }
 
-fn dir_size(dir: &std::path::Path) -> u64 {
-    walkdir::WalkDir::new(dir)
+struct RebaseFlags {
+    write: bool,
+    keep_conflict: bool,
+    resume: bool,
+    abort: bool,
+    explore: bool,
+    branch: Option<String>,
+    queue_dir: Option<PathBuf>,
+}
+
+fn rebase_cmd(cache: &Cache, p: &Project, onto: &str, f: RebaseFlags) -> Result<i32> {
+    let kernel = source::fetch(cache, onto, &Origin::Debian)?;
+    let version = kernel.record.version.clone();
+    cache::hold_version(cache, &version)?;
+    if f.abort {
+        rebase::abort(cache, &kernel)?;
+        println!("dropped the stopped rebase onto {version}");
+        return Ok(0);
+    }
+    let base_queue = Queue::load(&p.queue_dir())?;
+    let dir = f.queue_dir.unwrap_or_else(|| p.queue_dir());
+    let q = Queue::load(&dir)?;
+    let label = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| {
+            d.strip_prefix(&p.root)
+                .ok()
+                .map(|r| r.display().to_string())
+        })
+        .unwrap_or_else(|| dir.display().to_string());
+    let opts = RebaseOptions {
+        keep_conflict: f.keep_conflict,
+        branch: f.branch,
+        explore: f.explore,
+    };
+    let mut report = if f.resume {
+        rebase::resume(cache, &q, &kernel, &opts)?
+    } else {
+        rebase::start(cache, &q, &label, &kernel, &opts)?
+    };
+    if f.write && report.conflict().is_none() {
+        rebase::write_variant(&mut report, &kernel, &base_queue, &p.queue_dir())?;
+    }
+    let path = p.results_dir().join(format!("rebase-{version}.json"));
+    report.write(&path)?;
+    print!("{}", report.table());
+    println!("report: {}", path.display());
+    if let (Some(b), Some(t)) = (&report.branch, &report.tip) {
+        println!(
+            "branch: {b} at {} in {}",
+            &t[..t.len().min(12)],
+            kernel.dir.display()
+        );
+    }
+    if let Some(v) = &report.variant {
+        println!("variant written: {v} (review: asi-tool range-diff --onto {version})");
+    } else if f.write && report.conflict().is_none() {
+        println!("no variant needed: patches/ applies cleanly on {version}");
+    } else if report.conflict().is_none() && report.differs() {
+        println!("the result differs from patches/: save it with --write");
+    }
+    match report.conflict() {
+        None => Ok(0),
+        Some(c) => {
+            if report.kept {
+                eprintln!(
+                    "asi-tool: patch {} is left half-applied in {w} (--keep-conflict).\n\
+                     Port it there: resolve the conflicts (files the port needs besides: `git -C {w} add -f`;\n\
+                     to drop the patch instead: `git -C {w} am --skip`), then\n\
+                     `asi-tool rebase --onto {version} --continue --write` (it stages the resolved files); \
+                     or `asi-tool rebase --onto {version} --abort`.",
+                    c.name,
+                    w = report.work
+                );
+            } else if report.explored {
+                eprintln!(
+                    "asi-tool: --explore: nothing was kept (no branch, work tree back on the base).\n\
+                     To port: asi-tool rebase --onto {version} --keep-conflict"
+                );
+            } else {
+                eprintln!(
+                    "asi-tool: patch {} does not apply on {version}; nothing was left behind (git am --abort, no branch).\n\
+                     To port it: asi-tool rebase --onto {version} --keep-conflict",
+                    c.name
+                );
+            }
+            Ok(Exit::Conflict.code())
+        }
+    }
+}
+
+fn matrix_cmd(
+    cache: &Cache,
+    p: &Project,
+    action: Option<MatrixCommand>,
+    run: MatrixArgs,
+) -> Result<i32> {
+    let m = matrix::load(&p.root)?;
+    match action {
+        Some(MatrixCommand::List { json }) => {
+            if json {
+                println!("{}", serde_json::to_string(&m.kernels)?);
+            } else {
+                for c in m.cells(&[], &[])? {
+                    println!(
+                        "{:<24} kernel {:<9} {:<10} append {:?}",
+                        c.id(),
+                        c.version,
+                        if c.config.patched {
+                            "patched"
+                        } else {
+                            "unpatched"
+                        },
+                        c.config.append
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Some(MatrixCommand::Summarize {
+            dirs,
+            cells,
+            out,
+            previous,
+            update_previous,
+        }) => {
+            let expected = m.cells(&cells.kernel, &cells.config)?;
+            let found = matrix::collect(&dirs)?;
+            let opts = matrix::RunOptions {
+                out: out.unwrap_or_else(|| matrix::default_out(p)),
+                previous: Some(previous.unwrap_or_else(|| matrix::default_previous(p))),
+                update_previous,
+                test: TestOptions::new(TreeSpec::Kernel(pipeline::DEFAULT_KERNEL.into())),
+            };
+            let s = matrix::finish(found, &expected, &opts)?;
+            print!("{}", matrix::table(&s));
+            println!("summary: {}", opts.out.join("summary.md").display());
+            Ok(s.exit_code())
+        }
+        None => {
+            let mut cells = m.cells(&run.cells.kernel, &run.cells.config)?;
+            if let Some(sh) = run.shard {
+                cells = matrix::shard(&cells, sh);
+                eprintln!(
+                    "asi-tool: shard {}/{}: {} cell(s)",
+                    sh.index,
+                    sh.count,
+                    cells.len()
+                );
+            }
+            let mut test = TestOptions::new(TreeSpec::Kernel(pipeline::DEFAULT_KERNEL.into()));
+            run.run.apply_to(&mut test);
+            let opts = matrix::RunOptions {
+                out: run.out.unwrap_or_else(|| matrix::default_out(p)),
+                previous: if run.no_previous {
+                    None
+                } else {
+                    Some(run.previous.unwrap_or_else(|| matrix::default_previous(p)))
+                },
+                update_previous: !run.no_previous,
+                test,
+            };
+            let s = matrix::run(p, cache, &cells, &opts)?;
+            print!("{}", matrix::table(&s));
+            println!("summary: {}", opts.out.join("summary.md").display());
+            Ok(s.exit_code())
+        }
+    }
+}
+
+fn kernel_gc(
+    cache: &Cache,
+    project: Option<&std::path::Path>,
+    keep: &[String],
+    dry_run: bool,
+) -> Result<i32> {
+    let mut wanted: Vec<(String, String)> = vec![(
+        pipeline::DEFAULT_KERNEL.to_string(),
+        "the default kernel".to_string(),
+    )];
+    let m = Project::locate(project)
+        .and_then(|p| matrix::load(&p.root))
+        .map_err(|e| {
+            fail(
+                Exit::Usage,
+                format!(
+                    "kernel gc keeps what {} names, and cannot read it: {e:#}",
+                    matrix::MATRIX_FILE
+                ),
+            )
+        })?;
+    wanted.extend(
+        m.kernels
+            .iter()
+            .map(|k| (k.clone(), format!("{} lists {k}", matrix::MATRIX_FILE))),
+    );
+    for k in keep {
+        source::parse_version(k)?;
+        wanted.push((k.clone(), "--keep".into()));
+    }
+    let cached: Vec<String> = source::list(cache)
         .into_iter()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum()
+        .map(|k| k.record.version)
+        .collect();
+    println!(
+        "{:<10} {:>9} {:>9} {:>9} {:>9}  ACTION",
+        "VERSION", "TREE", "BUILD", "WORKTREES", "TOTAL"
+    );
+    let rows = cache::gc(cache, &cached, &wanted, dry_run)?;
+    for r in &rows {
+        println!(
+            "{:<10} {:>9} {:>9} {:>9} {:>9}  {}",
+            r.version,
+            cache::human_bytes(r.usage.tree),
+            cache::human_bytes(r.usage.build),
+            cache::human_bytes(r.usage.worktrees),
+            cache::human_bytes(r.usage.total()),
+            r.action
+        );
+    }
+    let freed: u64 = rows
+        .iter()
+        .filter(|r| r.freed)
+        .map(|r| r.usage.total())
+        .sum();
+    println!(
+        "{} {}",
+        if dry_run { "would free" } else { "freed" },
+        cache::human_bytes(freed)
+    );
+    Ok(0)
 }

@@ -7,7 +7,7 @@ use crate::build::{self, BuildOptions, Built};
 use crate::cache::Cache;
 use crate::error::{fail, Exit};
 use crate::kconfig;
-use crate::queue::Queue;
+use crate::queue::{self, Queue, Selected};
 use crate::results::{
     self, BootInfo, BuildInfo, KernelInfo, PatchInfo, QueueInfo, RunResults, Status, TestResult,
 };
@@ -70,6 +70,28 @@ impl Project {
     pub fn results_dir(&self) -> PathBuf {
         self.root.join("results")
     }
+
+    /// The queue to apply on kernel `version` (its variant under
+    /// `patches/forwardports/<MAJOR.MINOR>/` if there is one), loaded. A
+    /// variant made from an older `patches/` is used, with a warning.
+    pub fn queue_for(&self, version: &str) -> Result<(Queue, Selected)> {
+        let selected = queue::select(&self.queue_dir(), version);
+        let q = Queue::load(&selected.dir)?;
+        if let Some(v) = &selected.variant {
+            let base = Queue::load(&self.queue_dir())?.series_hash();
+            match queue::from_series(&q.header) {
+                Some(from) if from == base => {}
+                from => eprintln!(
+                    "asi-tool: warning: {} was made from another patches/ (series {}, now {}): \
+                     refresh it with `asi-tool rebase --onto {v} --write`",
+                    selected.label(),
+                    from.as_deref().map_or("unknown", |h| &h[..h.len().min(12)]),
+                    &base[..base.len().min(12)],
+                ),
+            }
+        }
+        Ok((q, selected))
+    }
 }
 
 /// Which kernel tree to work on.
@@ -115,6 +137,7 @@ pub fn workspace(cache: &Cache, spec: &TreeSpec, base: Option<&str>) -> Result<W
     match spec {
         TreeSpec::Kernel(v) => {
             let k = source::fetch(cache, v, &Origin::Debian)?;
+            crate::cache::hold_version(cache, &k.record.version)?;
             let base = match base {
                 Some(b) => apply::resolve(&k.dir, b)?,
                 None => k.record.commit.clone(),
@@ -157,8 +180,57 @@ pub fn workspace(cache: &Cache, spec: &TreeSpec, base: Option<&str>) -> Result<W
     }
 }
 
-/// Applies the queue, printing one line per stage.
+/// The unpatched tree for a baseline: its own asi-tool work tree
+/// (`worktrees/<name>-baseline`, detached at the base) and build directory
+/// (`build/<name>-baseline`), so that a baseline run never flips the patched
+/// tree's files (mm.h is touched by the queue: ~1500 objects to rebuild).
+pub fn baseline_workspace(cache: &Cache, spec: &TreeSpec, base: Option<&str>) -> Result<Workspace> {
+    let ws = workspace(cache, spec, base)?;
+    let name = match spec {
+        TreeSpec::Kernel(_) => format!("{}-baseline", ws.kernel.version),
+        TreeSpec::Tree(_) => format!(
+            "{}-baseline",
+            ws.target
+                .work
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| "tree".into())
+        ),
+    };
+    let work = cache.worktree(&name);
+    apply::ensure_worktree(&ws.target.repo, &work, &ws.target.base)?;
+    apply::require_idle(&work)?;
+    apply::checkout(&work, &ws.target.base)?;
+    Ok(Workspace {
+        build: cache.build(&name),
+        kernel: KernelInfo {
+            tree: work.display().to_string(),
+            ..ws.kernel
+        },
+        target: Target { work, ..ws.target },
+    })
+}
+
+/// Applies the queue, printing one line per stage. On a kernel from the
+/// cache, the preimages of the queue's files are first copied into its
+/// repository (see `rebase::seed_preimages`), so that `git am -3` can fall
+/// back to a 3-way merge on a version the queue was not written for.
 pub fn apply_queue(ws: &Workspace, queue: &Queue, opts: &ApplyOptions) -> Result<Applied> {
+    apply_queue_in(None, ws, queue, opts)
+}
+
+/// [`apply_queue`], seeding preimages from the cache when one is given.
+pub fn apply_queue_in(
+    cache: Option<&Cache>,
+    ws: &Workspace,
+    queue: &Queue,
+    opts: &ApplyOptions,
+) -> Result<Applied> {
+    if let Some(cache) = cache.filter(|_| ws.target.owned) {
+        if let Err(e) = crate::rebase::seed_preimages(cache, queue, &ws.target.repo) {
+            eprintln!("asi-tool: note: no 3-way fallback for this tree: {e:#}");
+        }
+    }
     let applied = apply::apply(queue, &ws.target, opts)?;
     eprintln!(
         "asi-tool: applied {} patch(es) on {} as {} ({}) in {:.1}s",
@@ -214,20 +286,88 @@ pub struct TestOptions {
     pub filter: Vec<String>,
     /// The manifest's tests or its benchmarks.
     pub suite: testvms::Suite,
+    /// Extra kernel command line for every boot (`test --append`, a matrix
+    /// cell's `append`); tests with `pinned = true` keep their own.
+    pub append: Vec<String>,
+    /// The run directory (default `results/<run>/`, which also moves
+    /// `results/latest`); a matrix cell passes its own.
+    pub out_dir: Option<PathBuf>,
+}
+
+impl TestOptions {
+    /// Defaults of `asi-tool test` for `spec`.
+    pub fn new(spec: TreeSpec) -> TestOptions {
+        TestOptions {
+            spec,
+            base: None,
+            baseline: false,
+            accel: None,
+            cpus: 2,
+            memory: "2G".into(),
+            retries: 1,
+            build: BuildOptions::default(),
+            filter: vec![],
+            suite: testvms::Suite::Tests,
+            append: vec![],
+            out_dir: None,
+        }
+    }
+}
+
+/// How far a run got: where it stopped when it failed (the matrix reports it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Fetch,
+    Apply,
+    Config,
+    Build,
+    Tests,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stage::Fetch => "fetch",
+            Stage::Apply => "apply",
+            Stage::Config => "config",
+            Stage::Build => "build",
+            Stage::Tests => "tests",
+        })
+    }
 }
 
 /// Runs the whole pipeline and writes `results/<run>/results.json`.
 pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunResults> {
+    let mut stage = Stage::Fetch;
+    test_staged(project, cache, opts, &mut stage)
+}
+
+/// [`test`], keeping `stage` up to date so that a caller can tell where a
+/// failed run stopped.
+pub fn test_staged(
+    project: &Project,
+    cache: &Cache,
+    opts: &TestOptions,
+    stage: &mut Stage,
+) -> Result<RunResults> {
+    *stage = Stage::Fetch;
     let (started, run_id) = results::now_utc();
-    let run_dir = project.results_dir().join(&run_id);
+    let run_dir = opts
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| project.results_dir().join(&run_id));
     Cache::ensure(&run_dir)?;
     crate::cmd::log_commands_to(&run_dir.join("commands.log"))?;
     eprintln!("asi-tool: run {run_id}: {}", run_dir.display());
 
-    let queue = Queue::load(&project.queue_dir())?;
-    let ws = workspace(cache, &opts.spec, opts.base.as_deref())?;
+    let ws = if opts.baseline {
+        baseline_workspace(cache, &opts.spec, opts.base.as_deref())?
+    } else {
+        workspace(cache, &opts.spec, opts.base.as_deref())?
+    };
+    *stage = Stage::Apply;
     let (queue_info, patched) = if opts.baseline {
-        apply::checkout_base(&ws.target)?;
         (
             QueueInfo {
                 series_hash: String::new(),
@@ -235,13 +375,21 @@ pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunR
                 branch: None,
                 tip: ws.target.base.clone(),
                 apply_seconds: 0.0,
+                variant: None,
             },
             false,
         )
     } else {
-        let a = apply_queue(&ws, &queue, &ApplyOptions::default())?;
+        let (queue, selected) = project.queue_for(&ws.kernel.version)?;
+        eprintln!(
+            "asi-tool: queue for {}: {}",
+            ws.kernel.version,
+            selected.label()
+        );
+        let a = apply_queue_in(Some(cache), &ws, &queue, &ApplyOptions::default())?;
         (
             QueueInfo {
+                variant: selected.variant.clone(),
                 series_hash: queue.series_hash(),
                 patches: queue
                     .patches
@@ -259,8 +407,11 @@ pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunR
             true,
         )
     };
+    *stage = Stage::Config;
     let configured = configure(project, &ws, patched)?;
+    *stage = Stage::Build;
     let built = build_kernel(&ws, &run_dir.join("build.log"), &opts.build)?;
+    *stage = Stage::Tests;
 
     let specs: Vec<testvms::TestSpec> = testvms::load(&project.root)?
         .suite(opts.suite)
@@ -269,7 +420,10 @@ pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunR
         .filter(|t| {
             opts.filter.is_empty() || opts.filter.iter().any(|f| t.name.contains(f.as_str()))
         })
-        .cloned()
+        .map(|t| testvms::TestSpec {
+            append: testvms::boot_append(t, &opts.append),
+            ..t.clone()
+        })
         .collect();
     if specs.is_empty() {
         return Err(fail(
@@ -370,6 +524,9 @@ pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunR
     for f in &opts.filter {
         reproduce.push_str(&format!(" --filter {}", crate::cmd::shell_quote(f)));
     }
+    for a in &opts.append {
+        reproduce.push_str(&format!(" --append {}", crate::cmd::shell_quote(a)));
+    }
     reproduce.push_str(&format!(
         " --accel {accel} --cpus {} --memory {}",
         opts.cpus, opts.memory
@@ -398,10 +555,12 @@ pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunR
         reproduce,
     };
     r.write(&run_dir.join("results.json"))?;
-    let latest = project.results_dir().join("latest");
-    let _ = std::fs::remove_file(&latest);
-    #[cfg(unix)]
-    let _ = std::os::unix::fs::symlink(&r.run_id, &latest);
+    if opts.out_dir.is_none() {
+        let latest = project.results_dir().join("latest");
+        let _ = std::fs::remove_file(&latest);
+        #[cfg(unix)]
+        let _ = std::os::unix::fs::symlink(&r.run_id, &latest);
+    }
     Ok(r)
 }
 

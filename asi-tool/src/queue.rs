@@ -371,6 +371,67 @@ pub fn parse_patch(name: &str, path: &Path, bytes: &[u8]) -> std::result::Result
     })
 }
 
+/// Per-version variants of the queue live in `patches/forwardports/<MAJOR.MINOR>/`.
+pub const FORWARDPORTS: &str = "forwardports";
+
+/// Header key of a variant's `series`: the series hash of the base queue it
+/// was made from, so a variant older than `patches/` is noticed.
+pub const FROM_SERIES_KEY: &str = "# from-series:";
+
+/// `6.12` of `6.12.107`; a `MAJOR.MINOR` is returned as it is.
+pub fn major_minor(version: &str) -> String {
+    version.split('.').take(2).collect::<Vec<_>>().join(".")
+}
+
+/// The variant directory for kernel `version` under the base queue `base_dir`.
+pub fn variant_dir(base_dir: &Path, version: &str) -> PathBuf {
+    base_dir.join(FORWARDPORTS).join(major_minor(version))
+}
+
+/// Which queue applies to a kernel version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selected {
+    pub dir: PathBuf,
+    /// `Some("7.2")` for `patches/forwardports/7.2`, `None` for the base queue.
+    pub variant: Option<String>,
+}
+
+impl Selected {
+    /// `patches` or `patches/forwardports/7.2`, for messages.
+    pub fn label(&self) -> String {
+        match &self.variant {
+            Some(v) => format!("patches/{FORWARDPORTS}/{v}"),
+            None => "patches".to_string(),
+        }
+    }
+}
+
+/// The queue for kernel `version`: its variant when
+/// `forwardports/<MAJOR.MINOR>/series` exists, else the base queue.
+pub fn select(base_dir: &Path, version: &str) -> Selected {
+    let dir = variant_dir(base_dir, version);
+    if dir.join("series").is_file() {
+        Selected {
+            dir,
+            variant: Some(major_minor(version)),
+        }
+    } else {
+        Selected {
+            dir: base_dir.to_path_buf(),
+            variant: None,
+        }
+    }
+}
+
+/// The base series hash recorded in a variant's header, if any.
+pub fn from_series(header: &[String]) -> Option<String> {
+    header.iter().find_map(|l| {
+        l.strip_prefix(FROM_SERIES_KEY)
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+    })
+}
+
 /// Rewrites `dir/series`: the header block kept, then one name per line.
 pub fn write_series(dir: &Path, header: &[String], names: &[String]) -> Result<()> {
     let mut text = String::new();
@@ -389,6 +450,27 @@ pub fn write_series(dir: &Path, header: &[String], names: &[String]) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variants_are_selected_by_major_minor() {
+        assert_eq!(major_minor("7.2.13"), "7.2");
+        assert_eq!(major_minor("7.2"), "7.2");
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path().join("patches");
+        std::fs::create_dir_all(base.join("forwardports/7.2")).unwrap();
+        // No series file yet: not a variant.
+        assert_eq!(select(&base, "7.2.13").variant, None);
+        std::fs::write(base.join("forwardports/7.2/series"), "").unwrap();
+        let s = select(&base, "7.2.13");
+        assert_eq!(s.variant.as_deref(), Some("7.2"));
+        assert_eq!(s.dir, base.join("forwardports/7.2"));
+        assert_eq!(s.label(), "patches/forwardports/7.2");
+        let s = select(&base, "7.3.4");
+        assert_eq!((s.label(), s.dir), ("patches".to_string(), base.clone()));
+        let header = vec!["# x".to_string(), "# from-series: abc".to_string()];
+        assert_eq!(from_series(&header).as_deref(), Some("abc"));
+        assert_eq!(from_series(&header[..1]), None);
+    }
 
     pub(crate) const GOOD: &str =
         "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n\

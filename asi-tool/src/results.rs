@@ -8,6 +8,39 @@ use std::path::Path;
 
 pub const SCHEMA: u32 = 1;
 
+/// Writes `value` as pretty JSON with a final newline, creating the
+/// parent directory: every JSON file asi-tool writes goes through here.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        crate::cache::Cache::ensure(parent)?;
+    }
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Reads a JSON file asi-tool wrote. `what` names it in errors ("a
+/// results.json"); `schema` gives the file's schema number, which must be
+/// `expected`.
+pub fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    schema: impl Fn(&T) -> u32,
+    expected: u32,
+) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let value: T =
+        serde_json::from_str(&text).with_context(|| format!("{} is not {what}", path.display()))?;
+    let found = schema(&value);
+    if found != expected {
+        anyhow::bail!(
+            "{} has schema {found}, this asi-tool reads {expected}",
+            path.display()
+        );
+    }
+    Ok(value)
+}
+
 /// Status of one test, KCIDB-like vocabulary plus TIMEOUT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -69,6 +102,10 @@ pub struct QueueInfo {
     pub branch: Option<String>,
     pub tip: String,
     pub apply_seconds: f64,
+    /// `Some("7.2")` when the per-version variant `patches/forwardports/7.2`
+    /// was applied instead of `patches/` (absent in older files: `None`).
+    #[serde(default)]
+    pub variant: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -183,23 +220,11 @@ pub fn overall(tests: &[TestResult]) -> Status {
 
 impl RunResults {
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self)? + "\n";
-        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+        write_json(path, self)
     }
 
     pub fn read(path: &Path) -> Result<RunResults> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let r: RunResults = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a results.json", path.display()))?;
-        if r.schema != SCHEMA {
-            anyhow::bail!(
-                "{} has schema {}, this asi-tool reads {SCHEMA}",
-                path.display(),
-                r.schema
-            );
-        }
-        Ok(r)
+        read_json(path, "a results.json", |r: &RunResults| r.schema, SCHEMA)
     }
 
     /// The table printed at the end of a run.
@@ -262,8 +287,9 @@ impl RunResults {
     }
 }
 
-fn short(s: &str) -> &str {
-    &s[..s.len().min(12)]
+/// The first 12 characters of a commit id or hash, as the tables show them.
+pub fn short(s: &str) -> &str {
+    s.char_indices().nth(12).map_or(s, |(i, _)| &s[..i])
 }
 
 /// UTC time as RFC 3339 (`2026-11-28T12:00:00Z`) and as a run id
@@ -344,6 +370,7 @@ mod tests {
                 branch: Some("asi/abababababab".into()),
                 tip: "ef".repeat(20),
                 apply_seconds: 0.4,
+                variant: None,
             },
             build: BuildInfo {
                 config_fragments: vec!["base.config".into()],

@@ -137,6 +137,22 @@ fn version_key(v: &str) -> Vec<u32> {
     v.split('.').filter_map(|p| p.parse().ok()).collect()
 }
 
+/// The cached kernel `version` names: itself, or for `MAJOR.MINOR` the
+/// newest cached `MAJOR.MINOR.x`.
+pub fn cached_line(cache: &Cache, version: &str) -> Option<Kernel> {
+    if let Some(k) = cached(cache, version) {
+        return Some(k);
+    }
+    if version.split('.').count() != 2 {
+        return None;
+    }
+    let prefix = format!("{version}.");
+    list(cache)
+        .into_iter()
+        .rev()
+        .find(|k| k.record.version.starts_with(&prefix))
+}
+
 /// Fetches `version` into the cache (a no-op when it is there already).
 pub fn fetch(cache: &Cache, version: &str, origin: &Origin) -> Result<Kernel> {
     parse_version(version)?;
@@ -144,13 +160,8 @@ pub fn fetch(cache: &Cache, version: &str, origin: &Origin) -> Result<Kernel> {
         return Ok(k);
     }
     // A MAJOR.MINOR request may already be satisfied by a cached MAJOR.MINOR.x.
-    if matches!(origin, Origin::Debian) && version.split('.').count() == 2 {
-        let prefix = format!("{version}.");
-        if let Some(k) = list(cache)
-            .into_iter()
-            .rev()
-            .find(|k| k.record.version.starts_with(&prefix))
-        {
+    if matches!(origin, Origin::Debian) {
+        if let Some(k) = cached_line(cache, version) {
             return Ok(k);
         }
     }

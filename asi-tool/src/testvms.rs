@@ -41,6 +41,11 @@ pub struct TestSpec {
     /// Only meaningful with the queue applied (left out of a baseline run).
     #[serde(default)]
     pub needs_patches: bool,
+    /// This test's own `append` is what it checks (e.g. `asi=off`): a run's
+    /// extra command line (`test --append`, a matrix cell) is not added to
+    /// its boot.
+    #[serde(default)]
+    pub pinned: bool,
 }
 
 fn default_timeout() -> u64 {
@@ -182,6 +187,30 @@ pub fn build_one(
     };
     result.map_err(|e| format!("cannot build {}: {e:#}", spec.name))?;
     Ok(out)
+}
+
+/// The kernel command line `spec` boots with when a run adds `extra`
+/// (`test --append`, a matrix cell's `append`). A pinned test keeps its own.
+/// Otherwise the extra words are appended, and an extra `key=value` replaces
+/// the test's own word with the same key (`asi=off` over `asi=on`): the run
+/// decides the configuration, the test only says what it needs by default.
+pub fn boot_append(spec: &TestSpec, extra: &[String]) -> String {
+    let extra: Vec<&str> = extra.iter().flat_map(|a| a.split_whitespace()).collect();
+    if spec.pinned || extra.is_empty() {
+        return spec.append.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
+    let key = |w: &str| w.split_once('=').map_or(w, |(k, _)| k).to_string();
+    let mut words: Vec<&str> = spec
+        .append
+        .split_whitespace()
+        .filter(|w| !extra.iter().any(|e| key(e) == key(w)))
+        .collect();
+    for e in extra {
+        if !words.contains(&e) {
+            words.push(e);
+        }
+    }
+    words.join(" ")
 }
 
 /// Tests grouped by kernel command line, in manifest order.
@@ -369,6 +398,27 @@ append = "asi=on"
     }
 
     #[test]
+    fn extra_command_line_is_added_unless_pinned() {
+        let mut m = parse(MANIFEST_OK).unwrap();
+        let extra = vec!["asi=off loglevel=7".to_string()];
+        // The run's asi= wins over the test's own; other words are added.
+        assert_eq!(boot_append(&m.tests[2], &extra), "asi=off loglevel=7");
+        assert_eq!(boot_append(&m.tests[2], &[]), "asi=on");
+        m.tests[0].pinned = true;
+        assert_eq!(boot_append(&m.tests[0], &extra), "asi=on");
+        let mut t = m.tests[2].clone();
+        t.append = "  quiet  asi=on ".into();
+        assert_eq!(
+            boot_append(&t, &["asi=on".into(), "x".into()]),
+            "quiet asi=on x"
+        );
+        let pinned =
+            parse("[[test]]\nname='a'\nsource='x.c'\nappend='asi=off'\npinned=true\n").unwrap();
+        assert!(pinned.tests[0].pinned);
+        assert!(!m.tests[1].pinned);
+    }
+
+    #[test]
     fn bad_manifests() {
         for (text, expect) in [
             ("", "no [[test]]"),
@@ -411,6 +461,7 @@ append = "asi=on"
             append: String::new(),
             timeout: 5,
             needs_patches: false,
+            pinned: false,
         };
         let bin = build_one(&spec, d.path(), d.path(), d.path()).unwrap();
         assert!(std::process::Command::new(&bin).status().unwrap().success());
@@ -437,6 +488,7 @@ append = "asi=on"
             append: String::new(),
             timeout: 5,
             needs_patches: false,
+            pinned: false,
         };
         let script = guest_script(&out, &[(&spec, bin)]);
         let path = d.path().join("boot.sh");

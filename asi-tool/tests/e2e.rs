@@ -5,17 +5,11 @@
 //! Ignored by default; `.ci/run` runs it with
 //! `ASI_E2E=1 cargo test --test e2e -- --ignored --nocapture`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_asi-tool");
-
-fn project() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod common;
+use common::*;
 
 fn enabled() -> bool {
     if std::env::var("ASI_E2E").as_deref() == Ok("1") {

@@ -1,0 +1,108 @@
+//! `asi-tool matrix list` on the project's own ci/matrix.toml and `matrix
+//! summarize` on fixture cells, through the real binary (no kernel is built).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+mod common;
+use common::*;
+
+fn asi(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--project")
+        .arg(project())
+        .args(args)
+        .output()
+        .expect("asi-tool runs")
+}
+
+#[test]
+fn the_project_matrix_lists_its_versions_for_ci() {
+    let out = asi(&["matrix", "list", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.len(), 3, "{v:?}");
+    assert_eq!(v[0], "6.12.107");
+    let out = asi(&["matrix", "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 9, "{text}");
+    assert!(text.contains("6.12.107-baseline"), "{text}");
+}
+
+#[test]
+fn summarize_merges_cell_directories_and_diffs_the_previous_run() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/matrix");
+    let tmp = tempfile::tempdir().unwrap();
+    let prev_out = tmp.path().join("prev");
+    let latest = tmp.path().join("latest-summary.json");
+    // The previous night: all passed; it becomes the reference.
+    let out = asi(&[
+        "matrix",
+        "summarize",
+        fixtures.join("previous").to_str().unwrap(),
+        "--kernel",
+        "7.2",
+        "--kernel",
+        "7.3",
+        "--config",
+        "asi-on",
+        "--config",
+        "baseline",
+        "--out",
+        prev_out.to_str().unwrap(),
+        "--previous",
+        latest.to_str().unwrap(),
+        "--update-previous",
+    ]);
+    // 7.3-baseline has no result: MISS, exit 3.
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(latest.is_file());
+    // Tonight: memfd_secret fails on 7.2 with the queue.
+    let now = tmp.path().join("now");
+    let out = asi(&[
+        "matrix",
+        "summarize",
+        fixtures.join("run1").to_str().unwrap(),
+        "--kernel",
+        "7.2",
+        "--config",
+        "asi-on",
+        "--config",
+        "baseline",
+        "--out",
+        now.to_str().unwrap(),
+        "--previous",
+        latest.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(now.join("summary.md")).unwrap();
+    assert!(md.contains("| 7.2 | 7.2.13 | asi-on | **FAIL** |"), "{md}");
+    assert!(
+        md.contains("`7.2-asi-on` `memfd_secret`: passed in 7.2-baseline, now FAIL"),
+        "{md}"
+    );
+    assert!(
+        md.contains("`7.2-asi-on` `memfd_secret`: passed in previous run (7.2.12), now FAIL"),
+        "{md}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(now.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(json["status"], "FAIL");
+    assert_eq!(json["cells"].as_array().unwrap().len(), 2);
+    let out = asi(&["matrix", "summarize", "/nonexistent-dir"]);
+    assert_eq!(out.status.code(), Some(2));
+}
