@@ -127,13 +127,11 @@ pub fn report_markdown(run: &RunResults, name: &str, doc: &Document) -> String {
     );
     if let Some(t) = run.tests.iter().find(|t| t.name == name) {
         if let Some(b) = t.boot.and_then(|b| run.boots.get(b)) {
+            // The boot's own words; virtme-ng's (paths, init) are in results.json.
             let _ = writeln!(
                 out,
-                "- Guest: {} vCPUs, {} memory, {}; kernel command line `{}`",
-                b.cpus,
-                b.memory,
-                b.accel,
-                b.cmdline.as_deref().unwrap_or(&b.append)
+                "- Guest: {} vCPUs, {} memory, {}; kernel command line adds `{}`",
+                b.cpus, b.memory, b.accel, b.append
             );
             if b.accel == "tcg" {
                 let _ = writeln!(

@@ -275,7 +275,12 @@ impl RunResults {
                 t.duration
             ));
             for c in t.cases.iter().filter(|c| c.status != Status::Pass) {
-                out.push_str(&format!("{:<width$}    {} {}\n", "", c.status, c.name));
+                let why = c
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
+                out.push_str(&format!("{:<width$}    {} {}{why}\n", "", c.status, c.name));
             }
         }
         let n = self.totals;

@@ -96,8 +96,11 @@ pub fn load(project: &Path) -> Result<Manifest> {
 
 pub fn parse(text: &str) -> std::result::Result<Manifest, String> {
     let m: ManifestFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    // Names are unique within a suite: a benchmark may share its name with
+    // the test of the same feature (they never run in the same run).
     let mut seen = std::collections::BTreeSet::new();
-    for t in m.tests.iter().chain(&m.benches) {
+    let suites = m.tests.iter().map(|t| ("test", t));
+    for (kind, t) in suites.chain(m.benches.iter().map(|t| ("bench", t))) {
         if t.name.is_empty()
             || !t
                 .name
@@ -109,8 +112,8 @@ pub fn parse(text: &str) -> std::result::Result<Manifest, String> {
                 t.name
             ));
         }
-        if !seen.insert(t.name.clone()) {
-            return Err(format!("test {} is defined twice", t.name));
+        if !seen.insert((kind, t.name.clone())) {
+            return Err(format!("{kind} {} is defined twice", t.name));
         }
         if t.timeout == 0 {
             return Err(format!("test {}: timeout must be > 0", t.name));
@@ -431,13 +434,24 @@ append = "asi=on"
             ("[[test]]\nname='a'\nsource='x.c'\nbogus=1\n", "bogus"),
             ("[[test]]\nname='a'\n", "source"),
             (
-                "[[test]]\nname='a'\nsource='x.c'\n[[bench]]\nname='a'\nsource='y.c'\n",
-                "defined twice",
+                "[[test]]\nname='a'\nsource='x.c'\n[[bench]]\nname='b'\nsource='y.c'\n[[bench]]\nname='b'\nsource='z.c'\n",
+                "bench b is defined twice",
             ),
         ] {
             let e = parse(text).unwrap_err();
             assert!(e.contains(expect), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn the_project_manifest_parses() {
+        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let m = load(&project).unwrap();
+        assert!(!m.tests.is_empty());
+        // A test and a benchmark of the same feature may share a name.
+        let both =
+            parse("[[test]]\nname='a'\nsource='x.c'\n[[bench]]\nname='a'\nsource='y.c'\n").unwrap();
+        assert_eq!((both.tests.len(), both.benches.len()), (1, 1));
     }
 
     #[test]
