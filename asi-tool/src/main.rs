@@ -453,8 +453,8 @@ fn run(cli: Cli) -> Result<i32> {
                 ws.kernel.version,
                 selected.label()
             );
-            let a = pipeline::apply_queue_in(
-                Some(&cache),
+            let a = pipeline::apply_queue(
+                &cache,
                 &ws,
                 &queue,
                 &ApplyOptions {
@@ -707,7 +707,7 @@ fn check_cmd(
     }
     if build_each && !scan.problems.iter().any(|pr| pr.error) {
         let q = Queue::load(&selected.dir)?;
-        let a = pipeline::apply_queue_in(Some(cache), &ws, &q, &ApplyOptions::default())?;
+        let a = pipeline::apply_queue(cache, &ws, &q, &ApplyOptions::default())?;
         let commits = apply::commits_between(&ws.target.work, &a.base, &a.tip)?;
         pipeline::configure(p, &ws, true)?;
         for (i, (row, commit)) in rows.iter_mut().zip(&commits).enumerate() {

@@ -215,18 +215,13 @@ pub fn baseline_workspace(cache: &Cache, spec: &TreeSpec, base: Option<&str>) ->
 /// cache, the preimages of the queue's files are first copied into its
 /// repository (see `rebase::seed_preimages`), so that `git am -3` can fall
 /// back to a 3-way merge on a version the queue was not written for.
-pub fn apply_queue(ws: &Workspace, queue: &Queue, opts: &ApplyOptions) -> Result<Applied> {
-    apply_queue_in(None, ws, queue, opts)
-}
-
-/// [`apply_queue`], seeding preimages from the cache when one is given.
-pub fn apply_queue_in(
-    cache: Option<&Cache>,
+pub fn apply_queue(
+    cache: &Cache,
     ws: &Workspace,
     queue: &Queue,
     opts: &ApplyOptions,
 ) -> Result<Applied> {
-    if let Some(cache) = cache.filter(|_| ws.target.owned) {
+    if ws.target.owned {
         if let Err(e) = crate::rebase::seed_preimages(cache, queue, &ws.target.repo) {
             eprintln!("asi-tool: note: no 3-way fallback for this tree: {e:#}");
         }
@@ -386,7 +381,7 @@ pub fn test_staged(
             ws.kernel.version,
             selected.label()
         );
-        let a = apply_queue_in(Some(cache), &ws, &queue, &ApplyOptions::default())?;
+        let a = apply_queue(cache, &ws, &queue, &ApplyOptions::default())?;
         (
             QueueInfo {
                 variant: selected.variant.clone(),
