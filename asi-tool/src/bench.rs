@@ -165,6 +165,9 @@ pub struct Outcome {
     pub report: Option<PathBuf>,
     /// Why there is no report.
     pub error: Option<String>,
+    /// The benchmark was skipped (e.g. its `requires_config` is not set in
+    /// this kernel): no report, but not a failure either.
+    pub skipped: bool,
 }
 
 /// Writes `<run_dir>/bench-<name>.{json,md}` for every benchmark that ran
@@ -181,6 +184,7 @@ pub fn write_reports(
             name: t.name.clone(),
             report: None,
             error: None,
+            skipped: t.status == Status::Skip,
         };
         let log = t
             .log

@@ -6,6 +6,11 @@
 //! is missing or older than its sources. The make command line is fixed
 //! (same `CC`, same `LOCALVERSION`) because Kbuild rebuilds every object
 //! whose recorded command changed.
+//!
+//! One kernel build at a time per machine: two at once on 2 cores double
+//! both builds' time, so `make` runs under an exclusive lock on
+//! `$ASI_KBUILD_LOCK` (default [`DEFAULT_LOCK`]), which any other build
+//! script can take too (`flock /tmp/asi-kbuild.lock make ...`).
 
 use crate::cmd::{Ended, Stream};
 use crate::error::{fail, Exit};
@@ -22,6 +27,8 @@ pub struct BuildOptions {
     /// Draw a progress bar (off when stderr is not a terminal).
     pub progress: bool,
     pub timeout: Option<Duration>,
+    /// The file locked while make runs ([`lock_path`] by default).
+    pub lock: PathBuf,
 }
 
 impl Default for BuildOptions {
@@ -34,6 +41,7 @@ impl Default for BuildOptions {
             target: "bzImage".into(),
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             timeout: None,
+            lock: lock_path(),
         }
     }
 }
@@ -54,6 +62,55 @@ pub fn which(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join(program))
         .find(|p| p.is_file())
+}
+
+/// The build lock when `$ASI_KBUILD_LOCK` is unset or empty.
+pub const DEFAULT_LOCK: &str = "/tmp/asi-kbuild.lock";
+
+/// The file whose lock serializes kernel builds.
+pub fn lock_path() -> PathBuf {
+    std::env::var_os("ASI_KBUILD_LOCK")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK))
+}
+
+/// Takes the exclusive build lock on `path` (created if missing), waiting,
+/// and saying so, while another build holds it. The lock lasts as long as
+/// the returned file is open, and the kernel releases it if the process
+/// dies.
+pub fn lock_builds(path: &Path) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| {
+            fail(
+                Exit::Infra,
+                format!(
+                    "cannot open the kernel build lock {}: {e}; \
+                     point ASI_KBUILD_LOCK at a writable file",
+                    path.display()
+                ),
+            )
+        })?;
+    match file.try_lock() {
+        Ok(()) => return Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => eprintln!(
+            "asi-tool: waiting for another kernel build (lock {} held)",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(fail(
+                Exit::Infra,
+                format!("cannot lock {}: {e}", path.display()),
+            ))
+        }
+    }
+    file.lock()
+        .map_err(|e| fail(Exit::Infra, format!("cannot lock {}: {e}", path.display())))?;
+    Ok(file)
 }
 
 /// The make invocation, also printed as the reproducer.
@@ -119,6 +176,8 @@ pub fn build(src: &Path, build_dir: &Path, log: &Path, opts: &BuildOptions) -> R
     } else {
         ProgressBar::hidden()
     };
+    // Taken before the clock starts: waiting is not build time.
+    let lock = lock_builds(&opts.lock)?;
     let start = Instant::now();
     let mut compiled = 0usize;
     let ended = make.run(log, |_, line| {
@@ -133,6 +192,7 @@ pub fn build(src: &Path, build_dir: &Path, log: &Path, opts: &BuildOptions) -> R
             bar.set_message(t.to_string());
         }
     })?;
+    drop(lock);
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
     let image = build_dir.join("arch/x86/boot/bzImage");
@@ -190,12 +250,36 @@ make[3]: *** [scripts/Makefile.build:229: mm/asi.o] Error 1\nld: vmlinux.o: unde
             target: "bzImage".into(),
             progress: false,
             timeout: None,
+            lock: PathBuf::from("/unused"),
         };
         let line = make_command(Path::new("/s"), Path::new("/b"), &opts).command_line();
         assert_eq!(
             line,
             "make -C /s O=/b -j2 'CC=ccache gcc' LOCALVERSION= bzImage"
         );
+    }
+
+    #[test]
+    fn builds_wait_for_each_other() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("kbuild.lock");
+        let held = lock_builds(&path).unwrap();
+        assert!(path.is_file());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.clone();
+        let waiter = std::thread::spawn(move || {
+            let second = lock_builds(&p).unwrap();
+            tx.send(()).unwrap();
+            drop(second);
+        });
+        // Still blocked while the first holder keeps its lock.
+        assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+        drop(held);
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the second build got the lock once the first released it");
+        waiter.join().unwrap();
+        let e = lock_builds(&d.path().join("no/such/dir/lock")).unwrap_err();
+        assert!(format!("{e}").contains("ASI_KBUILD_LOCK"), "{e}");
     }
 
     #[test]
@@ -230,6 +314,7 @@ make[3]: *** [scripts/Makefile.build:229: mm/asi.o] Error 1\nld: vmlinux.o: unde
             target: "bzImage".into(),
             progress: false,
             timeout: None,
+            lock: d.path().join("kbuild.lock"),
         };
         let err = build(&src, &b, &d.path().join("build.log"), &opts).unwrap_err();
         let msg = format!("{err}");
@@ -238,5 +323,8 @@ make[3]: *** [scripts/Makefile.build:229: mm/asi.o] Error 1\nld: vmlinux.o: unde
             "{msg}"
         );
         assert!(msg.contains("Full log:"), "{msg}");
+        // make ran under the build lock, which is released again.
+        assert!(d.path().join("kbuild.lock").is_file());
+        drop(lock_builds(&d.path().join("kbuild.lock")).unwrap());
     }
 }

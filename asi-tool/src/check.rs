@@ -86,23 +86,67 @@ pub fn checkpatch(tree: &Path, patch: &Path, strict: bool) -> Result<Checkpatch>
     Ok(c)
 }
 
+/// The checkpatch warning types a patch's commit message explains, one
+/// line each in the form `checkpatch: TYPE: why` (the kernel's rule: a
+/// patch passes checkpatch, or its message says why not). Errors cannot be
+/// explained away.
+pub fn explained_types(patch_text: &str) -> Vec<String> {
+    let message = patch_text.split("\n---\n").next().unwrap_or("");
+    message
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("checkpatch: "))
+        .filter_map(|rest| rest.split_once(':'))
+        .map(|(t, _)| t.trim())
+        .filter(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The type of a `WARNING:TYPE: message` finding.
+fn warning_type(line: &str) -> Option<&str> {
+    line.strip_prefix("WARNING:")?.split(':').next()
+}
+
 /// One row of the report.
 #[derive(Debug, Clone)]
 pub struct Row {
     pub name: String,
     pub signed_off: bool,
     pub checkpatch: Option<Checkpatch>,
+    /// Warning types the commit message explains (`checkpatch: TYPE: why`).
+    pub explained: Vec<String>,
     pub build: Option<std::result::Result<f64, String>>,
 }
 
 impl Row {
+    /// Warnings that the commit message does not explain.
+    fn unexplained_warnings(&self, c: &Checkpatch) -> usize {
+        let explained = c
+            .lines
+            .iter()
+            .filter_map(|l| warning_type(l))
+            .filter(|t| self.explained.iter().any(|e| e == t))
+            .count();
+        (c.warnings as usize).saturating_sub(explained)
+    }
+
     pub fn clean(&self) -> bool {
         self.signed_off
             && self
                 .checkpatch
                 .as_ref()
-                .is_none_or(|c| c.errors == 0 && c.warnings == 0)
+                .is_none_or(|c| c.errors == 0 && self.unexplained_warnings(c) == 0)
             && !matches!(self.build, Some(Err(_)))
+    }
+
+    fn verdict(&self) -> String {
+        if !self.clean() {
+            return "NOT CLEAN".into();
+        }
+        match &self.checkpatch {
+            Some(c) if c.warnings > 0 => format!("clean ({} explained)", c.warnings),
+            _ => "clean".into(),
+        }
     }
 }
 
@@ -138,7 +182,7 @@ pub fn table(scan: &Scan, rows: &[Row]) -> String {
             c,
             if r.signed_off { "yes" } else { "NO" },
             build,
-            if r.clean() { "clean" } else { "NOT CLEAN" }
+            r.verdict()
         ));
         if let Some(c) = &r.checkpatch {
             for l in &c.lines {
@@ -165,6 +209,9 @@ pub fn rows(scan: &Scan) -> Vec<Row> {
             name: p.name.clone(),
             signed_off: !p.signed_off_by.is_empty(),
             checkpatch: None,
+            explained: std::fs::read_to_string(&p.path)
+                .map(|t| explained_types(&t))
+                .unwrap_or_default(),
             build: None,
         })
         .collect()
@@ -180,6 +227,34 @@ pub use queue::scan;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commit_messages_explain_warnings() {
+        let patch =
+            "Subject: [PATCH] x\n\nWhy.\n\ncheckpatch: FILE_PATH_CHANGES: covered by F: dir/\n\
+checkpatch: lower: not a type\n\
+Signed-off-by: A <a@b>\n---\n+checkpatch: LONG_LINE: in the diff, not the message\n";
+        assert_eq!(explained_types(patch), vec!["FILE_PATH_CHANGES"]);
+        let c = parse_checkpatch(
+            "WARNING:FILE_PATH_CHANGES: added, moved or deleted file(s)\n#9:\n\
+total: 0 errors, 1 warnings, 0 checks, 9 lines checked\n",
+        );
+        let mut r = Row {
+            name: "p".into(),
+            signed_off: true,
+            checkpatch: Some(c.clone()),
+            explained: vec![],
+            build: None,
+        };
+        assert!(!r.clean(), "an unexplained warning fails");
+        r.explained = explained_types(patch);
+        assert!(r.clean());
+        assert_eq!(r.verdict(), "clean (1 explained)");
+        let mut e = c;
+        e.errors = 1;
+        r.checkpatch = Some(e);
+        assert!(!r.clean(), "errors cannot be explained away");
+    }
 
     #[test]
     fn reads_checkpatch_totals() {
@@ -210,6 +285,7 @@ total: 1 errors, 1 warnings, 0 checks, 42 lines checked\n";
             name: "p".into(),
             signed_off: true,
             checkpatch: Some(Checkpatch::default()),
+            explained: vec![],
             build: Some(Ok(3.0)),
         };
         assert!(r.clean());

@@ -80,6 +80,16 @@ pub const PREREQS: &[Prereq] = &[
         package: Some("iproute2"),
     },
     Prereq {
+        what: "ping (in-guest network tests: veth and loopback)",
+        probe: Probe::Program("ping"),
+        package: Some("iputils-ping"),
+    },
+    Prereq {
+        what: "python3 (in-guest network tests: TCP streams)",
+        probe: Probe::Program("python3"),
+        package: Some("python3"),
+    },
+    Prereq {
         what: "libcap (static, for the memfd_secret selftest)",
         probe: Probe::File("/usr/lib/x86_64-linux-gnu/libcap.a"),
         package: Some("libcap-dev"),

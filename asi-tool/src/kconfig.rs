@@ -6,16 +6,21 @@
 //!
 //! A fragment whose first lines contain `# asi-tool: needs-patches` asks
 //! for symbols that only exist with the queue applied; it is left out when
-//! configuring an unpatched baseline.
+//! configuring an unpatched baseline. One with `# asi-tool: if-kconfig
+//! SYMBOL` configures a feature not every kernel version has yet (the
+//! queue of 6.12 may be ahead of the per-version variants): it is merged
+//! only if the kernel tree declares SYMBOL (`config SYMBOL` or `menuconfig
+//! SYMBOL` in a `Kconfig*` file), and otherwise left out, saying so.
 
 use crate::cmd;
 use crate::error::{fail, Exit};
 use anyhow::{Context, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use xshell::{cmd, Shell};
 
 pub const NEEDS_PATCHES: &str = "# asi-tool: needs-patches";
+pub const IF_KCONFIG: &str = "# asi-tool: if-kconfig";
 /// The base configuration the fragments are merged onto.
 pub const BASE_TARGET: &str = "x86_64_defconfig";
 
@@ -39,7 +44,23 @@ pub struct Fragment {
     pub name: String,
     pub path: PathBuf,
     pub needs_patches: bool,
+    /// `# asi-tool: if-kconfig` symbols (without `CONFIG_`): merged only
+    /// when the kernel tree declares all of them.
+    pub if_kconfig: Vec<String>,
     pub options: Vec<(String, Value)>,
+}
+
+/// A Kconfig symbol as written in a manifest or a fragment header
+/// (`CONFIG_ASI_NETNS` or `ASI_NETNS`), without its `CONFIG_` prefix;
+/// `None` unless it is made of `A-Z`, `0-9` and `_`.
+pub fn symbol_name(s: &str) -> Option<&str> {
+    let s = s.trim();
+    let name = s.strip_prefix("CONFIG_").unwrap_or(s);
+    (!name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
+    .then_some(name)
 }
 
 /// `CONFIG_X=v` and `# CONFIG_X is not set` lines; everything else ignored.
@@ -69,9 +90,20 @@ pub fn parse_config(text: &str) -> Vec<(String, Value)> {
     out
 }
 
-/// The fragments of `dir`, sorted by name; `patched == false` leaves out
-/// the ones that need the queue.
-pub fn fragments(dir: &Path, patched: bool) -> Result<Vec<Fragment>> {
+/// The fragments of `dir` for a kernel tree, sorted by name.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// What will be merged.
+    pub merged: Vec<Fragment>,
+    /// Fragments left out because `tree` does not declare one of their
+    /// `if-kconfig` symbols, with that symbol.
+    pub left_out: Vec<(Fragment, String)>,
+}
+
+/// The fragments of `dir`, sorted by name, for the kernel source tree
+/// `tree`; `patched == false` leaves out the ones that need the queue, and
+/// an `if-kconfig` fragment is left out when `tree` lacks its symbol.
+pub fn fragments(dir: &Path, patched: bool, tree: &Path) -> Result<Selection> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list config fragments in {}", dir.display()))?
         .flatten()
@@ -79,13 +111,33 @@ pub fn fragments(dir: &Path, patched: bool) -> Result<Vec<Fragment>> {
         .filter(|p| p.extension().is_some_and(|e| e == "config"))
         .collect();
     paths.sort();
-    let mut out = Vec::new();
+    let mut all = Vec::new();
     for path in paths {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let needs_patches = text.lines().take(10).any(|l| l.trim() == NEEDS_PATCHES);
+        let header: Vec<&str> = text.lines().take(10).map(str::trim).collect();
+        let needs_patches = header.contains(&NEEDS_PATCHES);
         if needs_patches && !patched {
             continue;
+        }
+        let mut if_kconfig = Vec::new();
+        for arg in header.iter().filter_map(|l| l.strip_prefix(IF_KCONFIG)) {
+            match symbol_name(arg) {
+                Some(sym) if arg.starts_with(char::is_whitespace) => {
+                    if_kconfig.push(sym.to_string())
+                }
+                _ => {
+                    return Err(fail(
+                        Exit::Infra,
+                        format!(
+                            "{}: `{IF_KCONFIG}` needs one Kconfig symbol after it, \
+                             e.g. `{IF_KCONFIG} ASI_NETNS` (got {:?})",
+                            path.display(),
+                            arg.trim()
+                        ),
+                    ))
+                }
+            }
         }
         let options = parse_config(&text);
         if options.is_empty() {
@@ -97,23 +149,85 @@ pub fn fragments(dir: &Path, patched: bool) -> Result<Vec<Fragment>> {
                 ),
             ));
         }
-        out.push(Fragment {
+        all.push(Fragment {
             name: path
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default(),
             path,
             needs_patches,
+            if_kconfig,
             options,
         });
     }
-    if out.is_empty() {
+    if all.is_empty() {
         return Err(fail(
             Exit::Infra,
             format!("no *.config fragment in {}", dir.display()),
         ));
     }
-    Ok(out)
+    let wanted: BTreeSet<String> = all.iter().flat_map(|f| f.if_kconfig.clone()).collect();
+    let declared = declared_symbols(tree, &wanted)?;
+    let mut sel = Selection {
+        merged: vec![],
+        left_out: vec![],
+    };
+    for f in all {
+        match f.if_kconfig.iter().find(|s| !declared.contains(*s)) {
+            Some(missing) => {
+                let missing = missing.clone();
+                sel.left_out.push((f, missing));
+            }
+            None => sel.merged.push(f),
+        }
+    }
+    Ok(sel)
+}
+
+/// Which of `wanted` the kernel source tree `tree` declares: a `config SYM`
+/// or `menuconfig SYM` line in a file named `Kconfig*` (hidden directories
+/// such as `.git` are not searched). Walks the tree only if `wanted` is not
+/// empty, and stops once every symbol is found.
+pub fn declared_symbols(tree: &Path, wanted: &BTreeSet<String>) -> Result<BTreeSet<String>> {
+    let mut found = BTreeSet::new();
+    if wanted.is_empty() {
+        return Ok(found);
+    }
+    if !tree.is_dir() {
+        return Err(fail(
+            Exit::Infra,
+            format!(
+                "cannot look for Kconfig symbols in {}: not a directory",
+                tree.display()
+            ),
+        ));
+    }
+    let walk = walkdir::WalkDir::new(tree)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walk {
+        let entry = entry
+            .with_context(|| format!("cannot walk {} looking for Kconfig files", tree.display()))?;
+        if !entry.file_type().is_file()
+            || !entry.file_name().to_string_lossy().starts_with("Kconfig")
+        {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path())
+            .with_context(|| format!("cannot read {}", entry.path().display()))?;
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            let mut words = line.split_whitespace();
+            if let (Some("config" | "menuconfig"), Some(sym)) = (words.next(), words.next()) {
+                if wanted.contains(sym) {
+                    found.insert(sym.to_string());
+                }
+            }
+        }
+        if found.len() == wanted.len() {
+            break;
+        }
+    }
+    Ok(found)
 }
 
 /// What the fragments ask for, later fragments winning.
@@ -249,12 +363,140 @@ mod tests {
             format!("{NEEDS_PATCHES}\nCONFIG_B=y\n"),
         )
         .unwrap();
-        assert_eq!(fragments(d.path(), true).unwrap().len(), 2);
-        let base = fragments(d.path(), false).unwrap();
-        assert_eq!(base.len(), 1);
-        assert_eq!(base[0].name, "a.config");
+        let tree = d.path();
+        assert_eq!(fragments(d.path(), true, tree).unwrap().merged.len(), 2);
+        let base = fragments(d.path(), false, tree).unwrap();
+        assert_eq!(base.merged.len(), 1);
+        assert_eq!(base.merged[0].name, "a.config");
+        assert!(base.left_out.is_empty());
         std::fs::write(d.path().join("c.config"), "just words\n").unwrap();
-        assert!(fragments(d.path(), true).is_err());
+        assert!(fragments(d.path(), true, tree).is_err());
+    }
+
+    #[test]
+    fn symbol_names() {
+        assert_eq!(symbol_name("CONFIG_ASI_NETNS"), Some("ASI_NETNS"));
+        assert_eq!(symbol_name("ASI_NETNS"), Some("ASI_NETNS"));
+        assert_eq!(symbol_name(" X86_64 "), Some("X86_64"));
+        for bad in ["", "CONFIG_", "asi_netns", "ASI-NETNS", "A B", "CONFIG_A=y"] {
+            assert_eq!(symbol_name(bad), None, "{bad:?}");
+        }
+    }
+
+    /// A kernel tree declaring `ASI` (config) and `ASI_MENU` (menuconfig)
+    /// in Kconfig files, with decoys a search must not count.
+    fn kconfig_tree(dir: &Path) {
+        std::fs::create_dir_all(dir.join("mm")).unwrap();
+        std::fs::create_dir_all(dir.join("arch/x86")).unwrap();
+        std::fs::create_dir_all(dir.join(".git")).unwrap();
+        std::fs::write(
+            dir.join("mm/Kconfig"),
+            "menu \"x\"\n\tconfig ASI\n\tbool \"ASI\"\n\tdepends on ASI_NETNS_OLD\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("arch/x86/Kconfig.cpu"), "menuconfig ASI_MENU\n").unwrap();
+        // Not Kconfig files, or hidden: never declarations.
+        std::fs::write(dir.join("mm/Makefile"), "config ASI_NOT_KCONFIG\n").unwrap();
+        std::fs::write(dir.join(".git/Kconfig"), "config ASI_HIDDEN\n").unwrap();
+        std::fs::write(dir.join("mm/Kconfig.debug"), "# config ASI_COMMENT\n").unwrap();
+    }
+
+    #[test]
+    fn finds_declared_symbols() {
+        let d = tempfile::tempdir().unwrap();
+        kconfig_tree(d.path());
+        let wanted: BTreeSet<String> = [
+            "ASI",
+            "ASI_MENU",
+            "ASI_NOT_KCONFIG",
+            "ASI_HIDDEN",
+            "ASI_COMMENT",
+            "ASI_NETNS_OLD",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        let found = declared_symbols(d.path(), &wanted).unwrap();
+        assert_eq!(
+            found.into_iter().collect::<Vec<_>>(),
+            vec!["ASI".to_string(), "ASI_MENU".to_string()]
+        );
+        assert!(
+            declared_symbols(&d.path().join("missing"), &BTreeSet::new())
+                .unwrap()
+                .is_empty()
+        );
+        let e = declared_symbols(&d.path().join("missing"), &wanted).unwrap_err();
+        assert!(format!("{e}").contains("not a directory"), "{e}");
+    }
+
+    #[test]
+    fn if_kconfig_fragments_need_the_symbol_in_the_tree() {
+        let d = tempfile::tempdir().unwrap();
+        let tree = d.path().join("linux");
+        kconfig_tree(&tree);
+        let frags = d.path().join("kconfig");
+        std::fs::create_dir_all(&frags).unwrap();
+        std::fs::write(frags.join("10-base.config"), "CONFIG_A=y\n").unwrap();
+        std::fs::write(
+            frags.join("20-asi.config"),
+            format!("# ASI\n{IF_KCONFIG} CONFIG_ASI\nCONFIG_ASI=y\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            frags.join("60-asi-netns.config"),
+            format!("{IF_KCONFIG} ASI_NETNS\n{NEEDS_PATCHES}\nCONFIG_ASI_NETNS=y\n"),
+        )
+        .unwrap();
+        let sel = fragments(&frags, true, &tree).unwrap();
+        let names: Vec<&str> = sel.merged.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["10-base.config", "20-asi.config"]);
+        assert_eq!(sel.merged[1].if_kconfig, ["ASI"]);
+        assert_eq!(sel.left_out.len(), 1);
+        assert_eq!(sel.left_out[0].0.name, "60-asi-netns.config");
+        assert_eq!(sel.left_out[0].1, "ASI_NETNS");
+        // Once the tree declares it, it is merged.
+        std::fs::write(tree.join("mm/Kconfig.asi"), "config ASI_NETNS\n").unwrap();
+        let sel = fragments(&frags, true, &tree).unwrap();
+        assert_eq!(sel.merged.len(), 3);
+        assert!(sel.left_out.is_empty());
+        // needs-patches wins for a baseline: not even considered.
+        let sel = fragments(&frags, false, &tree).unwrap();
+        assert_eq!(sel.merged.len(), 2);
+        assert!(sel.left_out.is_empty());
+        // A header without a valid symbol is an error naming the fragment.
+        for bad in ["", " asi netns", "ASI_NETNS"] {
+            std::fs::write(
+                frags.join("70-bad.config"),
+                format!("{IF_KCONFIG}{bad}\nCONFIG_B=y\n"),
+            )
+            .unwrap();
+            let e = fragments(&frags, true, &tree).unwrap_err();
+            let msg = format!("{e}");
+            assert!(msg.contains("70-bad.config"), "{msg}");
+            assert!(msg.contains("needs one Kconfig symbol"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn configure_checks_only_merged_fragments() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        let build = d.path().join("build");
+        fake_tree(&src);
+        let frag_dir = d.path().join("kconfig");
+        std::fs::create_dir_all(&frag_dir).unwrap();
+        std::fs::write(frag_dir.join("ok.config"), "CONFIG_KEPT=y\n").unwrap();
+        // Would be dropped (and fail the check) if it were merged.
+        std::fs::write(
+            frag_dir.join("zz.config"),
+            format!("{IF_KCONFIG} DROPPED\nCONFIG_DROPPED=y\n"),
+        )
+        .unwrap();
+        let sel = fragments(&frag_dir, true, &src).unwrap();
+        assert_eq!(sel.left_out.len(), 1);
+        let done = configure(&src, &build, &sel.merged).unwrap();
+        assert_eq!(done.fragments, ["ok.config"]);
     }
 
     /// A fake kernel tree whose merge_config.sh drops CONFIG_DROPPED, as
@@ -285,7 +527,7 @@ mod tests {
         let frag_dir = d.path().join("kconfig");
         std::fs::create_dir_all(&frag_dir).unwrap();
         std::fs::write(frag_dir.join("ok.config"), "CONFIG_KEPT=y\n").unwrap();
-        let frags = fragments(&frag_dir, true).unwrap();
+        let frags = fragments(&frag_dir, true, &src).unwrap().merged;
         let done = configure(&src, &build, &frags).unwrap();
         assert!(std::fs::read_to_string(done.config)
             .unwrap()
@@ -296,7 +538,7 @@ mod tests {
             "CONFIG_DROPPED=y\n# CONFIG_FORCED is not set\n",
         )
         .unwrap();
-        let frags = fragments(&frag_dir, true).unwrap();
+        let frags = fragments(&frag_dir, true, &src).unwrap().merged;
         let err = configure(&src, &build, &frags).unwrap_err();
         assert_eq!(crate::error::exit_code_of(&err), Exit::ConfigCheck);
         let msg = format!("{err}");

@@ -238,10 +238,17 @@ pub fn apply_queue(
     Ok(applied)
 }
 
-/// Merges the fragments into the workspace's build directory.
+/// Merges the fragments into the workspace's build directory (those whose
+/// `if-kconfig` symbol the tree lacks are left out, one line each).
 pub fn configure(project: &Project, ws: &Workspace, patched: bool) -> Result<kconfig::Configured> {
-    let frags = kconfig::fragments(&project.kconfig_dir(), patched)?;
-    let done = kconfig::configure(&ws.target.work, &ws.build, &frags)?;
+    let sel = kconfig::fragments(&project.kconfig_dir(), patched, &ws.target.work)?;
+    for (f, symbol) in &sel.left_out {
+        eprintln!(
+            "asi-tool: left out {}: this tree does not declare {symbol}",
+            f.name
+        );
+    }
+    let done = kconfig::configure(&ws.target.work, &ws.build, &sel.merged)?;
     eprintln!(
         "asi-tool: configured {} with {} (every requested option survived)",
         ws.build.display(),
@@ -441,7 +448,37 @@ pub fn test_staged(
     };
     let mut tests: Vec<Option<TestResult>> = vec![None; specs.len()];
     let mut binaries: Vec<Option<PathBuf>> = vec![None; specs.len()];
+    // A test of a feature this kernel's queue does not have yet is a SKIP,
+    // decided from the configuration the kernel was really built with.
+    let kernel_config = if specs.iter().any(|t| !t.requires_config.is_empty()) {
+        let path = ws.build.join(".config");
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read {} to check the tests' requires_config: run `asi-tool config` again",
+                path.display()
+            )
+        })?;
+        kconfig::parse_config(&text)
+    } else {
+        vec![]
+    };
     for (i, spec) in specs.iter().enumerate() {
+        let unmet = testvms::unmet_config(spec, &kernel_config);
+        if !unmet.is_empty() {
+            let why = testvms::unmet_config_reason(&unmet, patched);
+            eprintln!("asi-tool: skipping {}: {why}", spec.name);
+            tests[i] = Some(TestResult {
+                name: spec.name.clone(),
+                status: Status::Skip,
+                reason: Some(why),
+                duration: 0.0,
+                boot: None,
+                log: None,
+                exit_code: None,
+                cases: vec![],
+            });
+            continue;
+        }
         match testvms::build_one(spec, &project.root, &ws.target.work, &bin_dir) {
             Ok(bin) => binaries[i] = Some(bin),
             Err(why) => {

@@ -9,6 +9,7 @@
 
 use crate::cmd;
 use crate::error::{fail, Exit};
+use crate::kconfig::{self, Value};
 use crate::ktap;
 use crate::results::{CaseResult, Status};
 use crate::vm;
@@ -46,6 +47,11 @@ pub struct TestSpec {
     /// its boot.
     #[serde(default)]
     pub pinned: bool,
+    /// Kconfig symbols (`CONFIG_ASI_NETNS` or `ASI_NETNS`) the built kernel
+    /// must set to `y` or `m`; without them the test is not built and is
+    /// recorded as SKIP (a version whose queue lacks the feature).
+    #[serde(default)]
+    pub requires_config: Vec<String>,
 }
 
 fn default_timeout() -> u64 {
@@ -118,6 +124,17 @@ pub fn parse(text: &str) -> std::result::Result<Manifest, String> {
         if t.timeout == 0 {
             return Err(format!("test {}: timeout must be > 0", t.name));
         }
+        if let Some(bad) = t
+            .requires_config
+            .iter()
+            .find(|s| kconfig::symbol_name(s).is_none())
+        {
+            return Err(format!(
+                "{kind} {}: requires_config entry {bad:?} is not a Kconfig symbol: \
+                 write it as CONFIG_ASI_NETNS or ASI_NETNS (capitals, digits and _)",
+                t.name
+            ));
+        }
     }
     if m.tests.is_empty() {
         return Err("no [[test]] entries".into());
@@ -126,6 +143,39 @@ pub fn parse(text: &str) -> std::result::Result<Manifest, String> {
         tests: m.tests,
         benches: m.benches,
     })
+}
+
+/// The `requires_config` symbols of `spec` that the kernel configuration
+/// `config` (a parsed `.config`) does not set to `y` or `m`, as
+/// `CONFIG_NAME`, in manifest order.
+pub fn unmet_config(spec: &TestSpec, config: &[(String, Value)]) -> Vec<String> {
+    spec.requires_config
+        .iter()
+        .filter_map(|s| kconfig::symbol_name(s))
+        .map(|s| format!("CONFIG_{s}"))
+        .filter(|want| {
+            !config
+                .iter()
+                .any(|(k, v)| k == want && matches!(v, Value::Set(v) if v == "y" || v == "m"))
+        })
+        .collect()
+}
+
+/// Why a test is skipped when its `requires_config` symbols `unmet` are not
+/// set; `patched` says whether the queue was applied to this kernel.
+pub fn unmet_config_reason(unmet: &[String], patched: bool) -> String {
+    let (list, it) = match unmet {
+        [rest @ .., last] if !rest.is_empty() => {
+            (format!("{} and {last}", rest.join(", ")), "them")
+        }
+        _ => (unmet.join(""), "it"),
+    };
+    let why = if patched {
+        format!("the queue for this version lacks {it}")
+    } else {
+        "an unpatched baseline".to_string()
+    };
+    format!("needs {list}, which this kernel's configuration does not set ({why})")
 }
 
 /// Where a test's source lives.
@@ -444,6 +494,82 @@ append = "asi=on"
     }
 
     #[test]
+    fn requires_config_is_parsed_and_checked() {
+        let m = parse(
+            "[[test]]\nname='a'\nsource='x.c'\nrequires_config=['CONFIG_ASI_NETNS', 'X86_64']\n\
+             [[test]]\nname='b'\nsource='y.c'\n\
+             [[bench]]\nname='c'\nsource='z.c'\nrequires_config=['ASI_NETNS']\n",
+        )
+        .unwrap();
+        assert_eq!(m.tests[0].requires_config, ["CONFIG_ASI_NETNS", "X86_64"]);
+        assert!(m.tests[1].requires_config.is_empty());
+        assert_eq!(m.benches[0].requires_config, ["ASI_NETNS"]);
+        for (bad, kind) in [
+            ("[[test]]\nname='a'\nsource='x.c'\nrequires_config=['asi_netns']\n", "test a"),
+            ("[[test]]\nname='a'\nsource='x.c'\nrequires_config=['CONFIG_']\n", "test a"),
+            (
+                "[[test]]\nname='a'\nsource='x.c'\nrequires_config=['CONFIG_A=y']\n",
+                "test a",
+            ),
+            (
+                "[[test]]\nname='a'\nsource='x.c'\n[[bench]]\nname='c'\nsource='z.c'\nrequires_config=['']\n",
+                "bench c",
+            ),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.contains(kind), "{bad:?}: {e}");
+            assert!(e.contains("is not a Kconfig symbol"), "{bad:?}: {e}");
+        }
+        // A string instead of a list is a type error naming the field.
+        let e = parse("[[test]]\nname='a'\nsource='x.c'\nrequires_config='ASI'\n").unwrap_err();
+        assert!(
+            e.contains("requires_config") || e.contains("sequence"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn requires_config_decision() {
+        let config = kconfig::parse_config(
+            "CONFIG_ASI=y\nCONFIG_ASI_MOD=m\n# CONFIG_ASI_NETNS is not set\nCONFIG_ASI_NO=n\n\
+             CONFIG_ASI_STR=\"y\"\n",
+        );
+        let mut spec = parse(MANIFEST_OK).unwrap().tests[2].clone();
+        let unmet = |spec: &TestSpec| unmet_config(spec, &config);
+        assert!(unmet(&spec).is_empty());
+        // y and m, with or without the CONFIG_ prefix: met.
+        spec.requires_config = vec!["CONFIG_ASI".into(), "ASI_MOD".into()];
+        assert!(unmet(&spec).is_empty());
+        // Not set, =n, absent, or a value that is not y/m: unmet, in order.
+        spec.requires_config = vec![
+            "ASI_NETNS".into(),
+            "CONFIG_ASI".into(),
+            "CONFIG_ASI_NO".into(),
+            "ASI_ABSENT".into(),
+            "ASI_STR".into(),
+        ];
+        assert_eq!(
+            unmet(&spec),
+            [
+                "CONFIG_ASI_NETNS",
+                "CONFIG_ASI_NO",
+                "CONFIG_ASI_ABSENT",
+                "CONFIG_ASI_STR"
+            ]
+        );
+        assert_eq!(
+            unmet_config_reason(&["CONFIG_ASI_NETNS".into()], true),
+            "needs CONFIG_ASI_NETNS, which this kernel's configuration does not set \
+             (the queue for this version lacks it)"
+        );
+        assert_eq!(
+            unmet_config_reason(&["CONFIG_A".into(), "CONFIG_B".into(), "CONFIG_C".into()], false),
+            "needs CONFIG_A, CONFIG_B and CONFIG_C, which this kernel's configuration does not set \
+             (an unpatched baseline)"
+        );
+    }
+
+    #[test]
     fn the_project_manifest_parses() {
         let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let m = load(&project).unwrap();
@@ -476,6 +602,7 @@ append = "asi=on"
             timeout: 5,
             needs_patches: false,
             pinned: false,
+            requires_config: vec![],
         };
         let bin = build_one(&spec, d.path(), d.path(), d.path()).unwrap();
         assert!(std::process::Command::new(&bin).status().unwrap().success());
@@ -503,6 +630,7 @@ append = "asi=on"
             timeout: 5,
             needs_patches: false,
             pinned: false,
+            requires_config: vec![],
         };
         let script = guest_script(&out, &[(&spec, bin)]);
         let path = d.path().join("boot.sh");
