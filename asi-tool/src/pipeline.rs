@@ -240,6 +240,21 @@ pub fn apply_queue(
 
 /// Merges the fragments into the workspace's build directory (those whose
 /// `if-kconfig` symbol the tree lacks are left out, one line each).
+/// The result of a test that never reached a guest: skipped before its
+/// boot, or not built.
+fn not_booted(name: &str, status: Status, reason: String) -> TestResult {
+    TestResult {
+        name: name.to_string(),
+        status,
+        reason: Some(reason),
+        duration: 0.0,
+        boot: None,
+        log: None,
+        exit_code: None,
+        cases: vec![],
+    }
+}
+
 pub fn configure(project: &Project, ws: &Workspace, patched: bool) -> Result<kconfig::Configured> {
     let sel = kconfig::fragments(&project.kconfig_dir(), patched, &ws.target.work)?;
     for (f, symbol) in &sel.left_out {
@@ -467,32 +482,14 @@ pub fn test_staged(
         if !unmet.is_empty() {
             let why = testvms::unmet_config_reason(&unmet, patched);
             eprintln!("asi-tool: skipping {}: {why}", spec.name);
-            tests[i] = Some(TestResult {
-                name: spec.name.clone(),
-                status: Status::Skip,
-                reason: Some(why),
-                duration: 0.0,
-                boot: None,
-                log: None,
-                exit_code: None,
-                cases: vec![],
-            });
+            tests[i] = Some(not_booted(&spec.name, Status::Skip, why));
             continue;
         }
         match testvms::build_one(spec, &project.root, &ws.target.work, &bin_dir) {
             Ok(bin) => binaries[i] = Some(bin),
             Err(why) => {
                 eprintln!("asi-tool: {why}");
-                tests[i] = Some(TestResult {
-                    name: spec.name.clone(),
-                    status: Status::Error,
-                    reason: Some(why),
-                    duration: 0.0,
-                    boot: None,
-                    log: None,
-                    exit_code: None,
-                    cases: vec![],
-                })
+                tests[i] = Some(not_booted(&spec.name, Status::Error, why))
             }
         }
     }
