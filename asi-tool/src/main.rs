@@ -263,7 +263,7 @@ enum Command {
 struct RunArgs {
     #[command(flatten)]
     vm: VmArgs,
-    /// Boot again once when a guest crashes or hangs (recorded as flaky).
+    /// Boot again once when a guest hangs or hits a known emulator flake (recorded as flaky); other oopses fail.
     #[arg(long, default_value_t = 1)]
     retries: u32,
     /// Only tests (benchmarks, for `bench`) whose name contains this (repeatable).

@@ -663,7 +663,13 @@ fn boot_group(
         );
         let command = vec!["sh".to_string(), script_path.display().to_string()];
         let b = vm::boot(image, &command, &vm_opts, &console)?;
-        let failed_infra = !matches!(b.outcome, vm::Outcome::Exited(0));
+        // Timeouts and vng failures are retried; a guest kernel oops only
+        // when it is a known emulator flake: any other is the kernel's bug.
+        let failed_infra = match &b.outcome {
+            vm::Outcome::Exited(0) => false,
+            vm::Outcome::Panicked { excerpt, .. } => vm::is_infra_flake(excerpt),
+            _ => true,
+        };
         if failed_infra && attempt <= opts.retries {
             let why = match &b.outcome {
                 vm::Outcome::TimedOut => format!("attempt {attempt} timed out after {budget}s"),

@@ -98,6 +98,21 @@ fn console_line() -> &'static Regex {
 /// Markers of a kernel in trouble.
 pub const PANIC_MARKERS: &[&str] = &["Oops", "BUG:", "Kernel panic", "WARNING:", "Call Trace:"];
 
+/// Guest kernel trouble known to come from the emulator, not from the
+/// kernel under test: under TCG, text patching (static keys, alternatives)
+/// now and then traps as a spurious `Oops: int3` (about 1 boot in 20 here).
+/// Only these are retried as infrastructure flakes; any other oops,
+/// BUG or warning is the kernel's, and fails the boot at once.
+pub const INFRA_FLAKE_MARKERS: &[&str] = &["Oops: int3"];
+
+/// Whether a panic excerpt is a known emulator flake (see
+/// [`INFRA_FLAKE_MARKERS`]).
+pub fn is_infra_flake(excerpt: &[String]) -> bool {
+    excerpt
+        .iter()
+        .any(|l| INFRA_FLAKE_MARKERS.iter().any(|m| l.contains(m)))
+}
+
 /// Scans console lines for kernel trouble; returns an excerpt starting at
 /// the first marker (at most 40 lines).
 pub fn find_panic(lines: &[String]) -> Option<Vec<String>> {
@@ -304,5 +319,17 @@ mod tests {
         };
         let err = boot(&d.path().join("bzImage"), &[], &opts, &d.path().join("c")).unwrap_err();
         assert!(format!("{err}").contains("asi-tool build"));
+    }
+
+    #[test]
+    fn only_known_emulator_oopses_are_flakes() {
+        let int3 = vec!["[    2.0] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI".to_string()];
+        let ours = vec![
+            "[   89.7] BUG: unable to handle page fault for address: fffffe8006000008".to_string(),
+            "[   89.7] RIP: 0010:asi_free+0x14d/0x1d0".to_string(),
+        ];
+        assert!(is_infra_flake(&int3));
+        assert!(!is_infra_flake(&ours));
+        assert!(!is_infra_flake(&[]));
     }
 }
