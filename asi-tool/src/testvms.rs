@@ -266,17 +266,28 @@ pub fn boot_append(spec: &TestSpec, extra: &[String]) -> String {
     words.join(" ")
 }
 
-/// Tests grouped by kernel command line, in manifest order.
+/// Tests grouped by kernel command line, in manifest order. Two command
+/// lines with the same words in another order (a pinned `asi=on no5lvl`
+/// and a merged `no5lvl asi=on`) are one boot, under the first spelling.
 pub fn group_by_boot(tests: &[TestSpec]) -> Vec<(String, Vec<usize>)> {
-    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    let words = |s: &str| {
+        let mut w: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+        w.sort();
+        w
+    };
+    let mut groups: Vec<(String, Vec<String>, Vec<usize>)> = Vec::new();
     for (i, t) in tests.iter().enumerate() {
-        let key = t.append.trim().to_string();
-        match groups.iter_mut().find(|(a, _)| *a == key) {
-            Some((_, v)) => v.push(i),
-            None => groups.push((key, vec![i])),
+        let key = words(&t.append);
+        match groups.iter_mut().find(|(_, k, _)| *k == key) {
+            Some((_, _, v)) => v.push(i),
+            None => groups.push((
+                t.append.split_whitespace().collect::<Vec<_>>().join(" "),
+                key,
+                vec![i],
+            )),
         }
     }
-    groups
+    groups.into_iter().map(|(a, _, v)| (a, v)).collect()
 }
 
 /// The shell script the guest runs for one boot.
@@ -436,6 +447,17 @@ append = "asi=on"
             g,
             vec![
                 ("asi=on".to_string(), vec![0, 2]),
+                ("asi=off".to_string(), vec![1])
+            ]
+        );
+        // The same words in another order are the same boot.
+        let mut t2: Vec<TestSpec> = t.to_vec();
+        t2[0].append = "asi=on  no5lvl".into();
+        t2[2].append = "no5lvl asi=on".into();
+        assert_eq!(
+            group_by_boot(&t2),
+            vec![
+                ("asi=on no5lvl".to_string(), vec![0, 2]),
                 ("asi=off".to_string(), vec![1])
             ]
         );
