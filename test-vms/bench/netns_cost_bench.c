@@ -221,20 +221,28 @@ static void lo_up(void)
 	close(fd);
 }
 
-static double bench_create(void)
+static pid_t xfork(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	return pid;
+}
+
+/* fork, (@newnet: unshare(CLONE_NEWNET)), exit, wait: us per round. */
+static double bench_forks(int iters, int newnet)
 {
 	double t0 = now_ns();
 
-	for (int i = 0; i < CREATE_ITERS; i++) {
-		pid_t pid = fork();
+	for (int i = 0; i < iters; i++) {
+		pid_t pid = xfork();
 
-		if (pid < 0)
-			die("fork: %s", strerror(errno));
 		if (!pid)
-			_exit(unshare(CLONE_NEWNET) ? 1 : 0);
-		wait_ok(pid, "unshare(CLONE_NEWNET)");
+			_exit(newnet && unshare(CLONE_NEWNET) ? 1 : 0);
+		wait_ok(pid, newnet ? "unshare(CLONE_NEWNET)" : "fork child");
 	}
-	return (now_ns() - t0) / CREATE_ITERS / 1e3;
+	return (now_ns() - t0) / iters / 1e3;
 }
 
 static double bench_getppid(void)
@@ -244,22 +252,6 @@ static double bench_getppid(void)
 	for (int i = 0; i < GETPPID_ITERS; i++)
 		getppid();
 	return (now_ns() - t0) / GETPPID_ITERS;
-}
-
-static double bench_fork(void)
-{
-	double t0 = now_ns();
-
-	for (int i = 0; i < FORK_ITERS; i++) {
-		pid_t pid = fork();
-
-		if (pid < 0)
-			die("fork: %s", strerror(errno));
-		if (!pid)
-			_exit(0);
-		wait_ok(pid, "fork child");
-	}
-	return (now_ns() - t0) / FORK_ITERS / 1e3;
 }
 
 /* A listening socket on 127.0.0.1 and a connected client; *srv accepted. */
@@ -293,9 +285,7 @@ static double bench_rr(void)
 	double t0;
 	pid_t pid;
 
-	pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
+	pid = xfork();
 	if (!pid) {
 		close(c);
 		while (read(srv, &b, 1) == 1)
@@ -323,9 +313,7 @@ static double bench_stream(void)
 	ssize_t n;
 	pid_t pid;
 
-	pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
+	pid = xfork();
 	if (!pid) {
 		close(c);
 		while ((n = read(srv, buf, sizeof(buf))) > 0)
@@ -361,12 +349,10 @@ static void round_in_netns(int domain, double *res)
 	long dom;
 
 	set_sysctl(domain);
-	res[CREATE] = bench_create();
+	res[CREATE] = bench_forks(CREATE_ITERS, 1);
 	if (pipe(pfd))
 		die("pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
+	pid = xfork();
 	if (!pid) {
 		double r[NR_OPS] = { 0 };
 
@@ -379,7 +365,7 @@ static void round_in_netns(int domain, double *res)
 			    domain ? "a domain" : "none (0)");
 		lo_up();
 		r[GETPPID] = bench_getppid();
-		r[FORK] = bench_fork();
+		r[FORK] = bench_forks(FORK_ITERS, 0);
 		r[RR] = bench_rr();
 		r[STREAM] = bench_stream();
 		if (write(pfd[1], r, sizeof(r)) != sizeof(r))
@@ -427,9 +413,7 @@ static void measure_mem(int domain, struct mem *m)
 	if (pipe(ready))
 		die("pipe: %s", strerror(errno));
 	for (int i = 0; i < MEM_NETNS; i++) {
-		pids[i] = fork();
-		if (pids[i] < 0)
-			die("fork: %s", strerror(errno));
+		pids[i] = xfork();
 		if (!pids[i]) {
 			close(ready[0]);
 			if (unshare(CLONE_NEWNET))
