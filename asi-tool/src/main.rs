@@ -171,6 +171,11 @@ enum Command {
         /// Wall-clock limit in seconds (exit 124).
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Boot again up to N times when the guest hits a known emulator
+        /// flake before or while running the command (said on stderr);
+        /// hangs and any other oops are never retried.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        retries: u32,
         /// The command to run in the guest.
         #[arg(last = true, required = true)]
         command: Vec<String>,
@@ -533,6 +538,7 @@ fn run(cli: Cli) -> Result<i32> {
             vm: v,
             append,
             timeout,
+            retries,
             command,
         } => {
             let ws = pipeline::workspace(&cache, &tree.spec(), None)?;
@@ -550,8 +556,28 @@ fn run(cli: Cli) -> Result<i32> {
                 rwdirs: vec![],
                 echo: true,
             };
-            let console = ws.build.join("asi-run-console.log");
-            let b = vm::boot(&image, &command, &opts, &console)?;
+            let mut attempt = 0;
+            let (b, console) = loop {
+                attempt += 1;
+                let console = ws.build.join(format!("asi-run-console-try{attempt}.log"));
+                let b = vm::boot(&image, &command, &opts, &console)?;
+                match &b.outcome {
+                    vm::Outcome::Panicked { excerpt, .. }
+                        if vm::is_infra_flake(excerpt) && attempt <= retries =>
+                    {
+                        eprintln!(
+                            "asi-tool: attempt {attempt}: known emulator flake ({}); \
+                             booting again (console kept: {})",
+                            vm::flake_line(excerpt).unwrap_or_default(),
+                            console.display()
+                        );
+                    }
+                    _ => break (b, console),
+                }
+            };
+            if attempt > 1 {
+                eprintln!("asi-tool: FLAKY: the command ran on attempt {attempt}");
+            }
             match &b.outcome {
                 vm::Outcome::TimedOut => eprintln!(
                     "error: the guest did not finish in {timeout}s (console: {})",

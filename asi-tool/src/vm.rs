@@ -108,9 +108,15 @@ pub const INFRA_FLAKE_MARKERS: &[&str] = &["Oops: int3"];
 /// Whether a panic excerpt is a known emulator flake (see
 /// [`INFRA_FLAKE_MARKERS`]).
 pub fn is_infra_flake(excerpt: &[String]) -> bool {
+    flake_line(excerpt).is_some()
+}
+
+/// The console line that made an excerpt a known emulator flake.
+pub fn flake_line(excerpt: &[String]) -> Option<&str> {
     excerpt
         .iter()
-        .any(|l| INFRA_FLAKE_MARKERS.iter().any(|m| l.contains(m)))
+        .find(|l| INFRA_FLAKE_MARKERS.iter().any(|m| l.contains(m)))
+        .map(|l| l.trim())
 }
 
 /// Scans console lines for kernel trouble; returns an excerpt starting at
@@ -331,5 +337,9 @@ mod tests {
         assert!(is_infra_flake(&int3));
         assert!(!is_infra_flake(&ours));
         assert!(!is_infra_flake(&[]));
+        assert_eq!(
+            flake_line(&int3),
+            Some("[    2.0] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI")
+        );
     }
 }

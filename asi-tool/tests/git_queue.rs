@@ -1,29 +1,11 @@
 //! apply / export / conflict handling on synthetic kernel-like git
 //! repositories, through the real `asi-tool` binary.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 mod common;
 use common::*;
-
-/// A tiny tree that passes the kernel-tree check.
-fn kernel_repo(dir: &Path) {
-    std::fs::create_dir_all(dir.join("scripts")).unwrap();
-    std::fs::create_dir_all(dir.join("mm")).unwrap();
-    std::fs::write(
-        dir.join("Makefile"),
-        "VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("Kconfig"), "# top\n").unwrap();
-    std::fs::write(dir.join("scripts/README"), "scripts\n").unwrap();
-    let body: String = (1..=30).map(|i| format!("line {i}\n")).collect();
-    std::fs::write(dir.join("mm/asi.c"), &body).unwrap();
-    git(dir, &["init", "-q", "-b", "master"]);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "base"]);
-}
 
 struct Fixture {
     _tmp: tempfile::TempDir,

@@ -40,3 +40,21 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
+
+/// A tiny tree that passes the kernel-tree check.
+pub fn kernel_repo(dir: &Path) {
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::create_dir_all(dir.join("mm")).unwrap();
+    std::fs::write(
+        dir.join("Makefile"),
+        "VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("Kconfig"), "# top\n").unwrap();
+    std::fs::write(dir.join("scripts/README"), "scripts\n").unwrap();
+    let body: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(dir.join("mm/asi.c"), &body).unwrap();
+    git(dir, &["init", "-q", "-b", "master"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "base"]);
+}
