@@ -141,6 +141,10 @@ enum Command {
         /// Build the kernel after each patch (bisectability).
         #[arg(long)]
         build_each: bool,
+        /// With --build-each, start at patch N (1-based), e.g. to resume an
+        /// interrupted run; earlier patches show "-" in the build column.
+        #[arg(long, value_name = "N", requires = "build_each")]
+        from: Option<usize>,
         #[command(flatten)]
         build: BuildArgs,
     },
@@ -513,8 +517,12 @@ fn run(cli: Cli) -> Result<i32> {
             tree,
             strict,
             build_each,
+            from,
             build,
-        } => check_cmd(&cache, &project()?, &tree, strict, build_each, &build),
+        } => {
+            let from = build_each.then_some(from.unwrap_or(1));
+            check_cmd(&cache, &project()?, &tree, strict, from, &build)
+        }
         Command::Config { tree, baseline } => {
             let p = project()?;
             let ws = if baseline {
@@ -716,7 +724,7 @@ fn check_cmd(
     p: &Project,
     tree: &TreeArgs,
     strict: bool,
-    build_each: bool,
+    build_from: Option<usize>,
     build: &BuildArgs,
 ) -> Result<i32> {
     let ws = pipeline::workspace(cache, &tree.spec(), None)?;
@@ -731,12 +739,26 @@ fn check_cmd(
     for (row, patch) in rows.iter_mut().zip(&scan.patches) {
         row.checkpatch = Some(check::checkpatch(&ws.target.work, &patch.path, strict)?);
     }
-    if build_each && !scan.problems.iter().any(|pr| pr.error) {
+    if let Some(from) = build_from {
+        if from == 0 || from > scan.patches.len() {
+            return Err(fail(
+                Exit::Usage,
+                format!(
+                    "--from {from}: the queue has patches 1 to {}",
+                    scan.patches.len()
+                ),
+            ));
+        }
+    }
+    if let (Some(from), false) = (build_from, scan.problems.iter().any(|pr| pr.error)) {
         let q = Queue::load(&selected.dir)?;
         let a = pipeline::apply_queue(cache, &ws, &q, &ApplyOptions::default())?;
         let commits = apply::commits_between(&ws.target.work, &a.base, &a.tip)?;
         pipeline::configure(p, &ws, true)?;
         for (i, (row, commit)) in rows.iter_mut().zip(&commits).enumerate() {
+            if i + 1 < from {
+                continue;
+            }
             apply::checkout(&ws.target.work, commit)?;
             eprintln!("asi-tool: building after patch {} ({})", i + 1, row.name);
             let log = ws.build.join(format!("asi-build-each-{}.log", i + 1));
