@@ -291,32 +291,66 @@ pub fn configure(src: &Path, build: &Path, frags: &[Fragment]) -> Result<Configu
         .with_context(|| format!("cannot read {}", config.display()))?;
     let lost = dropped(&requested(frags), &text);
     if !lost.is_empty() {
-        let mut msg = format!(
-            "{} requested Kconfig option(s) did not survive olddefconfig (unmet dependency or unknown symbol):",
-            lost.len()
-        );
-        for d in &lost {
-            let from = frags
-                .iter()
-                .rev()
-                .find(|f| f.options.iter().any(|(k, _)| k == &d.option))
-                .map(|f| f.name.as_str())
-                .unwrap_or("?");
-            msg.push_str(&format!(
-                "\n  {} (from {from}): requested {}, got {}",
-                d.option, d.requested, d.actual
-            ));
-        }
-        msg.push_str(&format!(
-            "\nCheck the dependencies with `make O={} menuconfig` (search with /) and fix the fragment.",
-            build.display()
+        let names: BTreeSet<String> = lost
+            .iter()
+            .map(|d| d.option.trim_start_matches("CONFIG_").to_string())
+            .collect();
+        let declared = declared_symbols(src, &names)?;
+        return Err(fail(
+            Exit::ConfigCheck,
+            dropped_message(&lost, frags, &declared, build),
         ));
-        return Err(fail(Exit::ConfigCheck, msg));
     }
     Ok(Configured {
         config,
         fragments: frags.iter().map(|f| f.name.clone()).collect(),
     })
+}
+
+/// Explains each dropped option: an unmet dependency, or a symbol this
+/// tree does not declare at all (usually: the queue is not applied).
+fn dropped_message(
+    lost: &[Dropped],
+    frags: &[Fragment],
+    declared: &BTreeSet<String>,
+    build: &Path,
+) -> String {
+    let mut msg = format!(
+        "{} requested Kconfig option(s) did not survive olddefconfig:",
+        lost.len()
+    );
+    let mut unknown = 0;
+    for d in lost {
+        let from = frags
+            .iter()
+            .rev()
+            .find(|f| f.options.iter().any(|(k, _)| k == &d.option))
+            .map(|f| f.name.as_str())
+            .unwrap_or("?");
+        let why = if declared.contains(d.option.trim_start_matches("CONFIG_")) {
+            "unmet dependency"
+        } else {
+            unknown += 1;
+            "not declared by this tree"
+        };
+        msg.push_str(&format!(
+            "\n  {} (from {from}): requested {}, got {} ({why})",
+            d.option, d.requested, d.actual
+        ));
+    }
+    if unknown > 0 {
+        msg.push_str(
+            "\nSymbols this tree does not declare come from the patch queue: apply it first \
+             (`asi-tool apply`), or configure the unpatched kernel with `asi-tool config --baseline`.",
+        );
+    }
+    if unknown < lost.len() {
+        msg.push_str(&format!(
+            "\nCheck the dependencies with `make O={} menuconfig` (search with /) and fix the fragment.",
+            build.display()
+        ));
+    }
+    msg
 }
 
 #[cfg(test)]
@@ -337,6 +371,45 @@ mod tests {
                 ("CONFIG_D".into(), Value::NotSet),
             ]
         );
+    }
+
+    #[test]
+    fn dropped_message_tells_unknown_symbols_from_unmet_dependencies() {
+        let frag = Fragment {
+            name: "50-asi.config".into(),
+            path: PathBuf::from("kconfig/50-asi.config"),
+            needs_patches: true,
+            if_kconfig: vec![],
+            options: vec![
+                ("CONFIG_ASI_NETNS".into(), Value::Set("y".into())),
+                ("CONFIG_VETH".into(), Value::Set("y".into())),
+            ],
+        };
+        let lost = vec![
+            Dropped {
+                option: "CONFIG_ASI_NETNS".into(),
+                requested: Value::Set("y".into()),
+                actual: Value::NotSet,
+            },
+            Dropped {
+                option: "CONFIG_VETH".into(),
+                requested: Value::Set("y".into()),
+                actual: Value::NotSet,
+            },
+        ];
+        let declared: BTreeSet<String> = ["VETH".to_string()].into();
+        let m = dropped_message(&lost, &[frag], &declared, Path::new("/b"));
+        assert!(m.contains("CONFIG_ASI_NETNS (from 50-asi.config): requested y, got is not set (not declared by this tree)"), "{m}");
+        assert!(
+            m.contains(
+                "CONFIG_VETH (from 50-asi.config): requested y, got is not set (unmet dependency)"
+            ),
+            "{m}"
+        );
+        assert!(m.contains("`asi-tool apply`"), "{m}");
+        assert!(m.contains("make O=/b menuconfig"), "{m}");
+        let only_unknown = dropped_message(&lost[..1], &[], &declared, Path::new("/b"));
+        assert!(!only_unknown.contains("menuconfig"), "{only_unknown}");
     }
 
     #[test]
