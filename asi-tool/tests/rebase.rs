@@ -473,3 +473,37 @@ fn a_baseline_gets_its_own_work_tree_and_build_dir() {
     let again = baseline_workspace(&cache, &spec, None).unwrap();
     assert_eq!(again.target.work, base.target.work);
 }
+
+#[test]
+fn a_variant_rebases_onto_another_version_from_its_own_base() {
+    let f = fixture();
+    f.drop_patch(4);
+    f.ok(&["rebase", "--onto", "7.2", "--write"]);
+    // A newer kernel that the 7.2 variant applies to as it is.
+    let root = f.project.parent().unwrap().to_path_buf();
+    let newer = root.join("linux-7.3.1");
+    plain_tree(&newer, "7.3.1");
+    edit(&newer.join("mm/b.c"), "line 12\n", "line 12 upstream\n");
+    edit(&newer.join("mm/c.c"), "line 5\n", "line 5 patch three\n");
+    f.ok(&[
+        "kernel",
+        "fetch",
+        "7.3.1",
+        "--tree",
+        newer.to_str().unwrap(),
+    ]);
+    let variant = f.project.join("patches/forwardports/7.2");
+    let out = f.run(&[
+        "rebase",
+        "--onto",
+        "7.3",
+        "--queue",
+        variant.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("does not apply on its own base"), "{err}");
+    let text = std::fs::read_to_string(f.project.join("results/rebase-7.3.1.json")).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["preimages_from"], "7.2.1", "{r}");
+}
