@@ -90,6 +90,11 @@ pub struct PatchResult {
     /// The commit made for it in the target repository.
     pub commit: Option<String>,
     pub conflicts: Vec<ConflictFile>,
+    /// For "applied (3-way)": the files and hunks that did not apply as
+    /// they were and were merged by git; worth a reviewer's look (and a
+    /// build of their objects), since a clean merge can still be wrong.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<ConflictFile>,
     /// git's own explanation of a failure.
     pub details: Vec<String>,
 }
@@ -178,6 +183,12 @@ impl Report {
                 }
                 out.push_str(&line);
                 out.push('\n');
+                for h in &c.hunks {
+                    out.push_str(&format!("        {h}\n"));
+                }
+            }
+            for c in &p.merged {
+                out.push_str(&format!("      {}: merged by git, review\n", c.path));
                 for h in &c.hunks {
                     out.push_str(&format!("        {h}\n"));
                 }
@@ -294,6 +305,7 @@ pub fn start(
                 outcome: Outcome::NotAttempted,
                 commit: None,
                 conflicts: vec![],
+                merged: vec![],
                 details: vec![],
             })
             .collect(),
@@ -548,6 +560,7 @@ fn steps(
                 if apply::resolve(&t.work, "HEAD")? == head {
                     Outcome::AlreadyUpstream
                 } else {
+                    report.patches[i].merged = conflict_files(&t.work, path, &rejects, "");
                     Outcome::Applied3Way
                 }
             } else {
@@ -1056,6 +1069,7 @@ diff --git a/mm/b.c b/mm/b.c\n@@ -1,3 +1,4 @@\n";
             outcome: o,
             commit: None,
             conflicts: vec![],
+            merged: vec![],
             details: vec![],
         };
         let mut r = Report {
@@ -1086,10 +1100,20 @@ diff --git a/mm/b.c b/mm/b.c\n@@ -1,3 +1,4 @@\n";
             markers: vec![7],
             note: None,
         });
+        r.patches[1].merged.push(ConflictFile {
+            path: "mm/gup.c".into(),
+            hunks: vec!["@@ -10,3 +10,4 @@".into()],
+            markers: vec![],
+            note: None,
+        });
         assert!(r.differs());
         assert_eq!(r.conflict().map(|p| p.index), Some(4));
         let t = r.table();
         assert!(t.contains("applied (3-way)"), "{t}");
+        assert!(
+            t.contains("mm/gup.c: merged by git, review\n        @@ -10,3 +10,4 @@"),
+            "{t}"
+        );
         assert!(t.contains("mm/mmap.c (conflict markers at line 7)"), "{t}");
         assert!(t.contains("1 applied, 1 applied with 3-way merge, 1 already upstream, 0 ported, 1 conflict, 1 not attempted"), "{t}");
         let d = tempfile::tempdir().unwrap();

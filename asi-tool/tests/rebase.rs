@@ -209,6 +209,12 @@ fn every_outcome_is_reported_and_a_conflict_leaves_nothing_behind() {
     let r = f.report();
     assert_eq!(r["onto"], "7.2.1");
     assert_eq!(r["preimages_from"], "6.12.107");
+    // The 3-way merge of patch 2 is flagged for review, with its hunk.
+    let m = &r["patches"][1]["merged"][0];
+    assert_eq!(m["path"], "mm/b.c", "{r}");
+    assert!(m["hunks"][0].as_str().unwrap().starts_with("@@ -7,"), "{m}");
+    assert!(table.contains("mm/b.c: merged by git, review"), "{table}");
+    assert!(r["patches"][0].get("merged").is_none(), "{r}");
     let c = &r["patches"][3]["conflicts"][0];
     assert_eq!(c["path"], "mm/a.c");
     assert!(
