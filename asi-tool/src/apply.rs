@@ -1,11 +1,17 @@
 //! Applying the queue to a kernel git tree, and exporting it back.
 //!
-//! The user's checkout is never touched: `git am -3` runs in a work tree
-//! that asi-tool owns (a `git worktree` of the user's repository under the
-//! cache, or the cached kernel's own tree), the result becomes a new branch
-//! `asi/<series-hash>`, and on conflict `git am --abort` puts that work tree
-//! back where it was. Commits get a fixed committer and the author's date,
-//! so the same queue on the same base always gives the same commit ids.
+//! The user's checkout is never touched: the queue is applied in a work
+//! tree that asi-tool owns (a `git worktree` of the user's repository under
+//! the cache, or the cached kernel's own tree), the result becomes a new
+//! branch `asi/<series-hash>`, and on conflict `git am --abort` puts that
+//! work tree back where it was. Commits get a fixed committer and the
+//! author's date, so the same queue on the same base always gives the same
+//! commit ids. The commits are first made in a private index (`git apply
+//! --cached`, `git commit-tree`: the commits `git am` makes) and the work
+//! tree is then checked out at the result, which rewrites only the files
+//! that differ, so a changed queue does not make the next build recompile
+//! everything it touches; `git am -3` in the work tree is the fallback
+//! when a patch needs a 3-way merge or does not apply.
 
 use crate::cache::Cache;
 use crate::cmd;
@@ -315,6 +321,23 @@ pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Appl
         });
     }
     let base = &target.base;
+    // First without touching the work tree, so that checking out the
+    // result rewrites only the files that differ from what is there now
+    // and the next build recompiles only what changed.
+    if let Some(tip) = commits_in_index(queue, &target.work, base)? {
+        checkout(&target.work, &tip)?;
+        record_branch(target, &branch, &tip, &hash)?;
+        return Ok(Applied {
+            branch,
+            base: base.clone(),
+            tip,
+            work: target.work.clone(),
+            patches: queue.patches.len(),
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    // A patch needs the 3-way fallback, or does not apply: `git am -3`
+    // in the work tree, which also reports a conflict.
     checkout(&target.work, base)?;
     let sh = shell_in(&target.work)?;
     let paths = queue.paths();
@@ -347,6 +370,59 @@ pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Appl
         patches: queue.patches.len(),
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Makes, on `base`, the commits `git am --committer-date-is-author-date`
+/// would make from the queue, without touching the work tree: each patch
+/// goes through `git mailinfo` and `git apply --cached` into a private
+/// index, and `git commit-tree` commits it with the author, date and
+/// message git am would use and asi-tool's fixed committer. Returns the
+/// tip, or `None` as soon as a patch does not apply as it is.
+fn commits_in_index(queue: &Queue, work: &Path, base: &str) -> Result<Option<String>> {
+    let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let (index, msg, diff) = (
+        tmp.path().join("index"),
+        tmp.path().join("msg"),
+        tmp.path().join("patch"),
+    );
+    let sh = shell_in(work)?;
+    let _index = sh.push_env("GIT_INDEX_FILE", &index);
+    cmd::run(&sh, cmd!(sh, "git read-tree {base}"))?;
+    let mut parent = base.to_string();
+    for p in &queue.patches {
+        let mail =
+            std::fs::read(&p.path).with_context(|| format!("cannot read {}", p.path.display()))?;
+        let info = cmd::read(&sh, cmd!(sh, "git mailinfo {msg} {diff}").stdin(mail))?;
+        let field = |key: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let applied = cmd::output(&sh, cmd!(sh, "git apply --cached {diff}"))?;
+        if !applied.status.success() {
+            return Ok(None);
+        }
+        let tree = cmd::read(&sh, cmd!(sh, "git write-tree"))?;
+        let body = std::fs::read_to_string(&msg)
+            .with_context(|| format!("cannot read {}", msg.display()))?;
+        let text = format!("{}\n\n{body}", field("Subject: "));
+        let text = cmd::read(&sh, cmd!(sh, "git stripspace").stdin(text))? + "\n";
+        let date = field("Date: ");
+        let _env = [
+            sh.push_env("GIT_AUTHOR_NAME", field("Author: ")),
+            sh.push_env("GIT_AUTHOR_EMAIL", field("Email: ")),
+            sh.push_env("GIT_AUTHOR_DATE", &date),
+            sh.push_env("GIT_COMMITTER_NAME", COMMITTER_NAME),
+            sh.push_env("GIT_COMMITTER_EMAIL", COMMITTER_EMAIL),
+            sh.push_env("GIT_COMMITTER_DATE", &date),
+        ];
+        parent = cmd::read(
+            &sh,
+            cmd!(sh, "git commit-tree --no-gpg-sign {tree} -p {parent}").stdin(text),
+        )?;
+    }
+    Ok(Some(parent))
 }
 
 /// Points `branch` at `tip` (refusing to rewrite a user's branch) and

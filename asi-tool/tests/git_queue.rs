@@ -371,3 +371,82 @@ fn no_project_is_a_usage_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn apply_makes_the_commits_git_am_makes_and_rewrites_only_what_changed() {
+    let f = fixture();
+    let base = git(&f.user, &["rev-parse", "HEAD"]);
+    let out = f.run(&["apply", "--tree", f.user.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let branch = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let tip = git(&f.user, &["rev-parse", &branch]);
+    // The same queue through git am itself, as the fallback runs it.
+    let am = f.root.join("am");
+    git(
+        &f.root,
+        &[
+            "clone",
+            "-q",
+            f.user.to_str().unwrap(),
+            am.to_str().unwrap(),
+        ],
+    );
+    git(&am, &["checkout", "-q", "--detach", &base]);
+    let mut args = vec![
+        "-c".to_string(),
+        "user.name=asi-tool".to_string(),
+        "-c".to_string(),
+        "user.email=asi-tool@localhost".to_string(),
+        "am".to_string(),
+        "--committer-date-is-author-date".to_string(),
+    ];
+    for name in ["0001-mm-first-change.patch", "0002-mm-second-change.patch"] {
+        args.push(f.project.join("patches").join(name).display().to_string());
+    }
+    let status = Command::new("git")
+        .args(&args)
+        .current_dir(&am)
+        .env("GIT_COMMITTER_NAME", "asi-tool")
+        .env("GIT_COMMITTER_EMAIL", "asi-tool@localhost")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        git(&am, &["rev-parse", "HEAD"]),
+        tip,
+        "same commit ids as git am"
+    );
+    // A queue change that leaves the tree as it is rewrites no file.
+    let work = git(&f.user, &["worktree", "list", "--porcelain"])
+        .lines()
+        .filter_map(|l| l.strip_prefix("worktree "))
+        .map(PathBuf::from)
+        .find(|p| p.starts_with(&f.cache))
+        .expect("an asi-tool work tree of the user's repository");
+    let mtime = |p: &str| std::fs::metadata(work.join(p)).unwrap().modified().unwrap();
+    let before = (mtime("mm/asi.c"), mtime("mm/new.c"));
+    let p2 = f.project.join("patches/0002-mm-second-change.patch");
+    let text = std::fs::read_to_string(&p2).unwrap();
+    std::fs::write(
+        &p2,
+        text.replacen("mm: second change", "mm: second change, reworded", 1),
+    )
+    .unwrap();
+    let out = f.run(&["apply", "--tree", f.user.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let branch2 = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(branch2, branch, "a new series hash");
+    assert_eq!(
+        git(&work, &["rev-parse", "HEAD"]),
+        git(&f.user, &["rev-parse", &branch2])
+    );
+    assert_eq!((mtime("mm/asi.c"), mtime("mm/new.c")), before);
+}
