@@ -175,9 +175,10 @@ enum Command {
         /// Wall-clock limit in seconds (exit 124).
         #[arg(long, default_value_t = 300)]
         timeout: u64,
-        /// Boot again up to N times when the guest hits a known emulator
-        /// flake before or while running the command (said on stderr);
-        /// hangs and any other oops are never retried.
+        /// Boot again up to N times when the boot fails outside the kernel
+        /// under test: a known emulator flake, or a guest that died before
+        /// its init ran (said on stderr); hangs and any other oops are never
+        /// retried.
         #[arg(long, value_name = "N", default_value_t = 1)]
         retries: u32,
         /// The command to run in the guest.
@@ -569,17 +570,11 @@ fn run(cli: Cli) -> Result<i32> {
                 attempt += 1;
                 let console = ws.build.join(format!("asi-run-console-try{attempt}.log"));
                 let b = vm::boot(&image, &command, &opts, &console)?;
-                match &b.outcome {
-                    vm::Outcome::Panicked { excerpt, .. }
-                        if vm::is_infra_flake(excerpt) && attempt <= retries =>
-                    {
-                        eprintln!(
-                            "asi-tool: attempt {attempt}: known emulator flake ({}); \
-                             booting again (console kept: {})",
-                            vm::flake_line(excerpt).unwrap_or_default(),
-                            console.display()
-                        );
-                    }
+                match vm::infra_failure(&b) {
+                    Some(why) if attempt <= retries => eprintln!(
+                        "asi-tool: attempt {attempt}: {why}; booting again (console kept: {})",
+                        console.display()
+                    ),
                     _ => break (b, console),
                 }
             };

@@ -76,6 +76,10 @@ pub struct Boot {
     pub console: PathBuf,
     pub seconds: f64,
     pub command: String,
+    /// Whether the guest kernel started its init (virtme-ng's, which runs
+    /// the command): the console has the kernel's "Run ... as init
+    /// process" line.
+    pub reached_init: bool,
 }
 
 impl Boot {
@@ -109,6 +113,31 @@ pub const INFRA_FLAKE_MARKERS: &[&str] = &["Oops: int3"];
 /// [`INFRA_FLAKE_MARKERS`]).
 pub fn is_infra_flake(excerpt: &[String]) -> bool {
     flake_line(excerpt).is_some()
+}
+
+/// Whether console `lines` show the guest kernel starting its init.
+pub fn reached_init(lines: &[String]) -> bool {
+    lines
+        .iter()
+        .any(|l| console_line().is_match(l) && l.contains(" as init process"))
+}
+
+/// Why a boot failed for a reason outside the kernel under test, if it
+/// did: a known emulator flake in the console, or a guest that exited
+/// non-zero without an oops before its init ever ran (QEMU itself
+/// crashing under TCG; seen 2026-11-29: a segfault of qemu-system-x86_64
+/// 1 s into boot). A hang is not one: the timeout is the caller's.
+pub fn infra_failure(b: &Boot) -> Option<String> {
+    match &b.outcome {
+        Outcome::Panicked { excerpt, .. } => {
+            flake_line(excerpt).map(|l| format!("known emulator flake ({l})"))
+        }
+        Outcome::Exited(c) if *c != 0 && !b.reached_init => Some(format!(
+            "the guest never started its init (vng exited {c}, no kernel oops): \
+             the emulator died?"
+        )),
+        _ => None,
+    }
 }
 
 /// The console line that made an excerpt a known emulator flake.
@@ -179,6 +208,7 @@ pub fn boot(image: &Path, command: &[String], opts: &VmOptions, console: &Path) 
         lines.push(l.to_string());
     })?;
     let seconds = start.elapsed().as_secs_f64();
+    let reached_init = reached_init(&lines);
     let panic = find_panic(&lines);
     let outcome = match (ended, panic) {
         (Ended::TimedOut(_), _) => Outcome::TimedOut,
@@ -199,6 +229,7 @@ pub fn boot(image: &Path, command: &[String], opts: &VmOptions, console: &Path) 
         console: console.to_path_buf(),
         seconds,
         command: line,
+        reached_init,
     })
 }
 
@@ -337,6 +368,42 @@ mod tests {
         assert!(is_infra_flake(&int3));
         assert!(!is_infra_flake(&ours));
         assert!(!is_infra_flake(&[]));
+        let boot = |outcome: Outcome, reached_init: bool| Boot {
+            outcome,
+            console: PathBuf::from("c.log"),
+            seconds: 1.0,
+            command: "vng".into(),
+            reached_init,
+        };
+        assert!(infra_failure(&boot(Outcome::Exited(255), false))
+            .unwrap()
+            .contains("never started its init"));
+        // Once init ran, the exit code is the command's.
+        assert_eq!(infra_failure(&boot(Outcome::Exited(255), true)), None);
+        assert_eq!(infra_failure(&boot(Outcome::Exited(0), false)), None);
+        assert_eq!(infra_failure(&boot(Outcome::TimedOut, false)), None);
+        assert!(infra_failure(&boot(
+            Outcome::Panicked {
+                excerpt: int3.clone(),
+                exit: Some(255)
+            },
+            true
+        ))
+        .unwrap()
+        .contains("Oops: int3"));
+        assert_eq!(
+            infra_failure(&boot(
+                Outcome::Panicked {
+                    excerpt: ours.clone(),
+                    exit: Some(255)
+                },
+                false
+            )),
+            None
+        );
+        let init = "[    2.386968] Run /x/virtme-ng-init as init process".to_string();
+        assert!(reached_init(&[init]));
+        assert!(!reached_init(&["echo Run x as init process".to_string()]));
         assert_eq!(
             flake_line(&int3),
             Some("[    2.0] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI")
