@@ -308,37 +308,40 @@ pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Appl
     let branch = opts.branch.clone().unwrap_or_else(|| branch_name(&hash));
     validate_branch_name(&branch)?;
     require_idle(&target.work)?;
-    if let Some(tip) = already_applied(target, &branch, &hash) {
+    let tip = match already_applied(target, &branch, &hash) {
         // Nothing to do, and nothing touched: an unchanged queue keeps the
         // work tree's timestamps, so the next build has nothing to rebuild.
-        return Ok(Applied {
-            branch,
-            base: target.base.clone(),
-            tip,
-            work: target.work.clone(),
-            patches: queue.patches.len(),
-            seconds: start.elapsed().as_secs_f64(),
-        });
-    }
-    let base = &target.base;
-    // First without touching the work tree, so that checking out the
-    // result rewrites only the files that differ from what is there now
-    // and the next build recompiles only what changed.
-    if let Some(tip) = commits_in_index(queue, &target.work, base)? {
-        checkout(&target.work, &tip)?;
-        record_branch(target, &branch, &tip, &hash)?;
-        return Ok(Applied {
-            branch,
-            base: base.clone(),
-            tip,
-            work: target.work.clone(),
-            patches: queue.patches.len(),
-            seconds: start.elapsed().as_secs_f64(),
-        });
-    }
-    // A patch needs the 3-way fallback, or does not apply: `git am -3`
-    // in the work tree, which also reports a conflict.
-    checkout(&target.work, base)?;
+        Some(tip) => tip,
+        None => {
+            // First without touching the work tree, so that checking out
+            // the result rewrites only the files that differ from what is
+            // there now and the next build recompiles only what changed.
+            let tip = match commits_in_index(queue, &target.work, &target.base)? {
+                Some(tip) => {
+                    checkout(&target.work, &tip)?;
+                    tip
+                }
+                None => am_in_work_tree(queue, target, opts)?,
+            };
+            record_branch(target, &branch, &tip, &hash)?;
+            tip
+        }
+    };
+    Ok(Applied {
+        branch,
+        base: target.base.clone(),
+        tip,
+        work: target.work.clone(),
+        patches: queue.patches.len(),
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The fallback when a patch needs a 3-way merge or does not apply:
+/// `git am -3` of the queue on the base, in the work tree, which also
+/// reports a conflict. Returns the tip.
+fn am_in_work_tree(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<String> {
+    checkout(&target.work, &target.base)?;
     let sh = shell_in(&target.work)?;
     let paths = queue.paths();
     if !paths.is_empty() {
@@ -360,16 +363,7 @@ pub fn apply(queue: &Queue, target: &Target, opts: &ApplyOptions) -> Result<Appl
             return Err(conflict(queue, target, &text, opts.keep_conflict));
         }
     }
-    let tip = resolve(&target.work, "HEAD")?;
-    record_branch(target, &branch, &tip, &hash)?;
-    Ok(Applied {
-        branch,
-        base: base.clone(),
-        tip,
-        work: target.work.clone(),
-        patches: queue.patches.len(),
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    resolve(&target.work, "HEAD")
 }
 
 /// Makes, on `base`, the commits `git am --committer-date-is-author-date`

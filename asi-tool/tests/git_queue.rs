@@ -7,6 +7,15 @@ use std::process::{Command, Output};
 mod common;
 use common::*;
 
+/// The branch `asi-tool apply` printed (the first word of its stdout).
+fn branch_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("apply prints the branch")
+        .to_string()
+}
+
 struct Fixture {
     _tmp: tempfile::TempDir,
     root: PathBuf,
@@ -266,11 +275,7 @@ fn an_existing_different_branch_is_not_rewritten() {
     let f = fixture();
     let out = f.run(&["apply", "--tree", f.user.to_str().unwrap()]);
     assert!(out.status.success());
-    let branch = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let branch = branch_of(&out);
     // The user moves on; the same queue on the new HEAD gives a different result.
     std::fs::write(f.user.join("README"), "x\n").unwrap();
     git(&f.user, &["add", "README"]);
@@ -378,11 +383,7 @@ fn apply_makes_the_commits_git_am_makes_and_rewrites_only_what_changed() {
     let base = git(&f.user, &["rev-parse", "HEAD"]);
     let out = f.run(&["apply", "--tree", f.user.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let branch = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let branch = branch_of(&out);
     let tip = git(&f.user, &["rev-parse", &branch]);
     // The same queue through git am itself, as the fallback runs it.
     let am = f.root.join("am");
@@ -438,11 +439,7 @@ fn apply_makes_the_commits_git_am_makes_and_rewrites_only_what_changed() {
     .unwrap();
     let out = f.run(&["apply", "--tree", f.user.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let branch2 = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let branch2 = branch_of(&out);
     assert_ne!(branch2, branch, "a new series hash");
     assert_eq!(
         git(&work, &["rev-parse", "HEAD"]),
