@@ -810,18 +810,34 @@ fn rebase_cmd(cache: &Cache, p: &Project, onto: &str, f: RebaseFlags) -> Result<
         branch: f.branch,
         explore: f.explore,
     };
+    let last = p.results_dir().join(format!("rebase-{version}.json"));
     let mut report = if f.resume {
-        rebase::resume(cache, &q, &kernel, &opts)?
+        match rebase::resume(cache, &q, &kernel, &opts) {
+            Ok(r) => r,
+            // The last conflict was continued without --write: the port is
+            // done, and its report says which branch holds it.
+            Err(e) if f.write && !rebase::stopped(cache, &version) => {
+                let Some(r) = rebase::finished(&last, &q, &kernel.dir) else {
+                    return Err(e);
+                };
+                eprintln!(
+                    "asi-tool: the rebase onto {version} finished already (branch {}): writing the variant from it",
+                    r.branch.as_deref().unwrap_or("?")
+                );
+                r
+            }
+            Err(e) => return Err(e),
+        }
     } else {
-        rebase::start(cache, &q, &label, &kernel, &opts)?
+        let base = (q.series_hash() != base_queue.series_hash()).then_some(&base_queue);
+        rebase::start(cache, &q, base, &label, &kernel, &opts)?
     };
     if f.write && report.conflict().is_none() {
         rebase::write_variant(&mut report, &kernel, &base_queue, &p.queue_dir())?;
     }
-    let path = p.results_dir().join(format!("rebase-{version}.json"));
-    report.write(&path)?;
+    report.write(&last)?;
     print!("{}", report.table());
-    println!("report: {}", path.display());
+    println!("report: {}", last.display());
     if let (Some(b), Some(t)) = (&report.branch, &report.tip) {
         println!(
             "branch: {b} at {} in {}",

@@ -256,9 +256,15 @@ fn target(cache: &Cache, onto: &Kernel) -> Target {
 
 /// Rebases `queue` onto the cached kernel `onto`. A conflict is not an
 /// error here: the report says which patch, and the caller exits 4.
+/// `base` is the project's own queue when `queue` is another one (a
+/// variant, or a variant followed by base patches not ported yet): its
+/// preimages are seeded too, so that the base patches in `queue` get the
+/// 3-way fallback (and conflict markers) even when `queue` as a whole
+/// applies on no cached kernel.
 pub fn start(
     cache: &Cache,
     queue: &Queue,
+    base: Option<&Queue>,
     label: &str,
     onto: &Kernel,
     opts: &RebaseOptions,
@@ -275,13 +281,25 @@ pub fn start(
             ),
         ));
     }
-    let preimages_from = match seed_preimages(cache, queue, &onto.dir) {
+    let mut preimages_from = match seed_preimages(cache, queue, &onto.dir) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("asi-tool: note: no 3-way fallback: {e:#}");
+            eprintln!(
+                "asi-tool: note: no 3-way fallback from {}: {e:#}",
+                queue.dir.display()
+            );
             None
         }
     };
+    if let Some(b) = base.filter(|b| b.series_hash() != queue.series_hash()) {
+        match seed_preimages(cache, b, &onto.dir) {
+            Ok(v) => preimages_from = preimages_from.or(v),
+            Err(e) => eprintln!(
+                "asi-tool: note: no 3-way fallback from {}: {e:#}",
+                b.dir.display()
+            ),
+        }
+    }
     apply::ensure_worktree(&t.repo, &t.work, &t.base)?;
     apply::require_idle(&t.work)?;
     apply::checkout(&t.work, &t.base)?;
@@ -420,6 +438,25 @@ pub fn resume(cache: &Cache, queue: &Queue, onto: &Kernel, opts: &RebaseOptions)
     };
     steps(cache, queue, &t, &mut report, i + 1, &opts)?;
     Ok(report)
+}
+
+/// Whether a rebase onto `version` is stopped at a conflict.
+pub fn stopped(cache: &Cache, version: &str) -> bool {
+    state_path(cache, version).exists()
+}
+
+/// The report of a rebase of `queue` that already finished (written to
+/// `path` by the run that finished it), if it still describes `queue` and
+/// its branch: for `--continue --write` after a last `--continue` that
+/// was run without `--write`.
+pub fn finished(path: &Path, queue: &Queue, repo: &Path) -> Option<Report> {
+    let report = Report::read(path).ok()?;
+    if report.series_hash != queue.series_hash() || report.conflict().is_some() || report.explored {
+        return None;
+    }
+    let (branch, tip) = (report.branch.as_ref()?, report.tip.as_ref()?);
+    let now = apply::resolve(repo, &format!("refs/heads/{branch}")).ok()?;
+    (&now == tip).then_some(report)
 }
 
 /// Drops a stopped rebase: aborts its `git am`, puts the work tree back on

@@ -513,3 +513,114 @@ fn a_variant_rebases_onto_another_version_from_its_own_base() {
     let r: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(r["preimages_from"], "7.2.1", "{r}");
 }
+
+#[test]
+fn continue_write_after_the_last_continue_takes_the_finished_port() {
+    let f = fixture();
+    let out = f.run(&["rebase", "--onto", "7.2", "--keep-conflict"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let a = f.work().join("mm/a.c");
+    let text = std::fs::read_to_string(&a).unwrap();
+    let resolved: String = text
+        .lines()
+        .filter(|l| !l.starts_with("<<<<<<<") && !l.starts_with(">>>>>>>") && *l != "=======")
+        .filter(|l| *l != "line 30 rewritten upstream")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&a, resolved).unwrap();
+    // The last conflict continued without --write: the port is finished.
+    let out = f.ok(&["rebase", "--onto", "7.2", "--continue"]);
+    assert!(out.contains("save it with --write"), "{out}");
+    let dir = f.project.join("patches/forwardports/7.2");
+    assert!(!dir.exists());
+    // --continue --write still writes it, from the finished run's report.
+    let out = f.run(&["rebase", "--onto", "7.2", "--continue", "--write"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("finished already"), "{err}");
+    let series = std::fs::read_to_string(dir.join("series")).unwrap();
+    assert!(
+        series.contains("0004-mm-four.patch: ported by hand"),
+        "{series}"
+    );
+    // Once the queue changes, that report no longer describes it.
+    f.drop_patch(5);
+    let out = f.run(&["rebase", "--onto", "7.2", "--continue", "--write"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no stopped rebase"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn base_patches_after_a_variant_get_the_three_way_fallback() {
+    let f = fixture();
+    let series = f.project.join("patches/series");
+    let full = std::fs::read_to_string(&series).unwrap();
+    // A 7.2 variant of patches 1-2 only (patch 2 needs a 3-way merge there).
+    for n in [3, 4, 5] {
+        f.drop_patch(n);
+    }
+    f.ok(&["rebase", "--onto", "7.2", "--write"]);
+    std::fs::write(&series, &full).unwrap();
+    // The variant followed by the base's patches 3-5, which are not ported.
+    let variant = f.project.join("patches/forwardports/7.2");
+    let mixed = f.project.parent().unwrap().join("mixed");
+    std::fs::create_dir_all(&mixed).unwrap();
+    let mut names = Vec::new();
+    for l in std::fs::read_to_string(variant.join("series"))
+        .unwrap()
+        .lines()
+    {
+        if !l.starts_with('#') && !l.is_empty() {
+            std::fs::copy(variant.join(l), mixed.join(l)).unwrap();
+            names.push(l.to_string());
+        }
+    }
+    for l in full
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        if !["0001-", "0002-"].iter().any(|p| l.starts_with(p)) {
+            std::fs::copy(f.project.join("patches").join(l), mixed.join(l)).unwrap();
+            names.push(l.to_string());
+        }
+    }
+    std::fs::write(mixed.join("series"), names.join("\n") + "\n").unwrap();
+    // A newer kernel nothing was rebased onto yet, where patch 4 conflicts.
+    // The mixed queue applies on no cached kernel (patch 3 is upstream in
+    // 7.2), so only the base queue's own preimages can make `git am -3`
+    // leave conflict markers.
+    let newer = f.project.parent().unwrap().join("linux-7.3.1");
+    plain_tree(&newer, "7.3.1");
+    edit(&newer.join("mm/b.c"), "line 12\n", "line 12 upstream\n");
+    edit(&newer.join("mm/c.c"), "line 5\n", "line 5 patch three\n");
+    edit(
+        &newer.join("mm/a.c"),
+        "line 30\n",
+        "line 30 rewritten again\n",
+    );
+    f.ok(&[
+        "kernel",
+        "fetch",
+        "7.3.1",
+        "--tree",
+        newer.to_str().unwrap(),
+    ]);
+    let out = f.run(&[
+        "rebase",
+        "--onto",
+        "7.3",
+        "--queue",
+        mixed.to_str().unwrap(),
+        "--keep-conflict",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    // Patch 4 conflicts with conflict markers to port, not a bare failure.
+    let work = f.cache.join("worktrees/rebase-7.3.1");
+    let text = std::fs::read_to_string(work.join("mm/a.c")).unwrap();
+    assert!(text.contains("<<<<<<<"), "{text}");
+    f.ok(&["rebase", "--onto", "7.3", "--abort"]);
+}
