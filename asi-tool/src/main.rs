@@ -829,8 +829,7 @@ fn rebase_cmd(cache: &Cache, p: &Project, onto: &str, f: RebaseFlags) -> Result<
             Err(e) => return Err(e),
         }
     } else {
-        let base = (q.series_hash() != base_queue.series_hash()).then_some(&base_queue);
-        rebase::start(cache, &q, base, &label, &kernel, &opts)?
+        rebase::start(cache, &q, Some(&base_queue), &label, &kernel, &opts)?
     };
     if f.write && report.conflict().is_none() {
         rebase::write_variant(&mut report, &kernel, &base_queue, &p.queue_dir())?;

@@ -281,22 +281,14 @@ pub fn start(
             ),
         ));
     }
-    let mut preimages_from = match seed_preimages(cache, queue, &onto.dir) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!(
-                "asi-tool: note: no 3-way fallback from {}: {e:#}",
-                queue.dir.display()
-            );
-            None
-        }
-    };
-    if let Some(b) = base.filter(|b| b.series_hash() != queue.series_hash()) {
-        match seed_preimages(cache, b, &onto.dir) {
+    let mut preimages_from = None;
+    let base = base.filter(|b| b.series_hash() != queue.series_hash());
+    for q in std::iter::once(queue).chain(base) {
+        match seed_preimages(cache, q, &onto.dir) {
             Ok(v) => preimages_from = preimages_from.or(v),
             Err(e) => eprintln!(
                 "asi-tool: note: no 3-way fallback from {}: {e:#}",
-                b.dir.display()
+                q.dir.display()
             ),
         }
     }

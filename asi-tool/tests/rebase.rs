@@ -185,6 +185,22 @@ fn fixture() -> Fixture {
     f
 }
 
+/// `rebase --onto 7.2 --keep-conflict` stops at patch 4 (mm/a.c, whose
+/// line 30 upstream rewrote): resolve it by keeping the patch's line.
+fn stop_at_patch_four_and_keep_ours(f: &Fixture) {
+    let out = f.run(&["rebase", "--onto", "7.2", "--keep-conflict"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let a = f.work().join("mm/a.c");
+    let text = std::fs::read_to_string(&a).unwrap();
+    let resolved: String = text
+        .lines()
+        .filter(|l| !l.starts_with("<<<<<<<") && !l.starts_with(">>>>>>>") && *l != "=======")
+        .filter(|l| *l != "line 30 rewritten upstream")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&a, resolved).unwrap();
+}
+
 #[test]
 fn every_outcome_is_reported_and_a_conflict_leaves_nothing_behind() {
     let f = fixture();
@@ -411,17 +427,7 @@ fn abort_drops_a_kept_conflict() {
 #[test]
 fn a_port_finished_by_hand_is_taken_as_it_is() {
     let f = fixture();
-    let out = f.run(&["rebase", "--onto", "7.2", "--keep-conflict"]);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    let a = f.work().join("mm/a.c");
-    let text = std::fs::read_to_string(&a).unwrap();
-    let resolved: String = text
-        .lines()
-        .filter(|l| !l.starts_with("<<<<<<<") && !l.starts_with(">>>>>>>") && *l != "=======")
-        .filter(|l| *l != "line 30 rewritten upstream")
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&a, resolved).unwrap();
+    stop_at_patch_four_and_keep_ours(&f);
     git(&f.work(), &["add", "-f", "mm/a.c"]);
     git(&f.work(), &["am", "--continue"]);
     git(
@@ -517,17 +523,7 @@ fn a_variant_rebases_onto_another_version_from_its_own_base() {
 #[test]
 fn continue_write_after_the_last_continue_takes_the_finished_port() {
     let f = fixture();
-    let out = f.run(&["rebase", "--onto", "7.2", "--keep-conflict"]);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    let a = f.work().join("mm/a.c");
-    let text = std::fs::read_to_string(&a).unwrap();
-    let resolved: String = text
-        .lines()
-        .filter(|l| !l.starts_with("<<<<<<<") && !l.starts_with(">>>>>>>") && *l != "=======")
-        .filter(|l| *l != "line 30 rewritten upstream")
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&a, resolved).unwrap();
+    stop_at_patch_four_and_keep_ours(&f);
     // The last conflict continued without --write: the port is finished.
     let out = f.ok(&["rebase", "--onto", "7.2", "--continue"]);
     assert!(out.contains("save it with --write"), "{out}");
