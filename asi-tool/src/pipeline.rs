@@ -485,6 +485,13 @@ pub fn test_staged(
             tests[i] = Some(not_booted(&spec.name, Status::Skip, why));
             continue;
         }
+        let missing = testvms::missing_files(spec, &ws.target.work);
+        if !missing.is_empty() {
+            let why = testvms::missing_files_reason(&missing, patched);
+            eprintln!("asi-tool: skipping {}: {why}", spec.name);
+            tests[i] = Some(not_booted(&spec.name, Status::Skip, why));
+            continue;
+        }
         match testvms::build_one(spec, &project.root, &ws.target.work, &bin_dir) {
             Ok(bin) => binaries[i] = Some(bin),
             Err(why) => {

@@ -52,6 +52,12 @@ pub struct TestSpec {
     /// recorded as SKIP (a version whose queue lacks the feature).
     #[serde(default)]
     pub requires_config: Vec<String>,
+    /// Files of the kernel tree, relative to its top (e.g. the feature's
+    /// selftest), that the queue for this version must have added; without
+    /// them the test is not built and is recorded as SKIP. For a feature
+    /// that has no Kconfig symbol of its own (a prctl, a syscall flag).
+    #[serde(default)]
+    pub requires_files: Vec<String>,
 }
 
 fn default_timeout() -> u64 {
@@ -135,6 +141,14 @@ pub fn parse(text: &str) -> std::result::Result<Manifest, String> {
                 t.name
             ));
         }
+        if let Some(bad) = t.requires_files.iter().find(|f| !is_tree_path(f)) {
+            return Err(format!(
+                "{kind} {}: requires_files entry {bad:?} must be a path inside the kernel \
+                 tree, relative to its top, without `..` (e.g. \
+                 tools/testing/selftests/mm/map_exclusive_mode.c)",
+                t.name
+            ));
+        }
     }
     if m.tests.is_empty() {
         return Err("no [[test]] entries".into());
@@ -159,6 +173,37 @@ pub fn unmet_config(spec: &TestSpec, config: &[(String, Value)]) -> Vec<String> 
                 .any(|(k, v)| k == want && matches!(v, Value::Set(v) if v == "y" || v == "m"))
         })
         .collect()
+}
+
+/// A relative path that stays inside the tree it is joined to.
+fn is_tree_path(path: &str) -> bool {
+    let p = Path::new(path);
+    !path.is_empty()
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
+/// The `requires_files` of `spec` that the kernel tree `kernel` lacks.
+pub fn missing_files(spec: &TestSpec, kernel: &Path) -> Vec<String> {
+    spec.requires_files
+        .iter()
+        .filter(|f| !kernel.join(f).is_file())
+        .cloned()
+        .collect()
+}
+
+/// Why a test is skipped when the kernel tree lacks its `requires_files`
+/// `missing`; `patched` says whether the queue was applied to this kernel.
+pub fn missing_files_reason(missing: &[String], patched: bool) -> String {
+    let why = if patched {
+        "the queue for this version does not add them yet"
+    } else {
+        "an unpatched baseline"
+    };
+    format!(
+        "needs {} in the kernel tree, which this tree lacks ({why})",
+        missing.join(", ")
+    )
 }
 
 /// Why a test is skipped when its `requires_config` symbols `unmet` are not
@@ -551,6 +596,29 @@ append = "asi=on"
     }
 
     #[test]
+    fn requires_files_is_parsed_checked_and_decided() {
+        let m = parse("[[test]]\nname='a'\nsource='x.c'\nrequires_files=['tools/t.c', 'mm/x.c']\n")
+            .unwrap();
+        assert_eq!(m.tests[0].requires_files, ["tools/t.c", "mm/x.c"]);
+        for bad in ["/abs/t.c", "../t.c", "tools/../../t.c", "", "./t.c"] {
+            let text = format!("[[test]]\nname='a'\nsource='x.c'\nrequires_files=[{bad:?}]\n");
+            let e = parse(&text).unwrap_err();
+            assert!(e.contains("requires_files entry"), "{bad:?}: {e}");
+        }
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tree.path().join("tools")).unwrap();
+        std::fs::write(tree.path().join("tools/t.c"), "").unwrap();
+        std::fs::create_dir_all(tree.path().join("mm/x.c")).unwrap(); // a directory is not a file
+        assert_eq!(missing_files(&m.tests[0], tree.path()), ["mm/x.c"]);
+        let why = missing_files_reason(&["mm/x.c".into()], true);
+        assert!(
+            why.contains("mm/x.c") && why.contains("does not add them yet"),
+            "{why}"
+        );
+        assert!(missing_files_reason(&["mm/x.c".into()], false).contains("baseline"));
+    }
+
+    #[test]
     fn requires_config_decision() {
         let config = kconfig::parse_config(
             "CONFIG_ASI=y\nCONFIG_ASI_MOD=m\n# CONFIG_ASI_NETNS is not set\nCONFIG_ASI_NO=n\n\
@@ -625,6 +693,7 @@ append = "asi=on"
             needs_patches: false,
             pinned: false,
             requires_config: vec![],
+            requires_files: vec![],
         };
         let bin = build_one(&spec, d.path(), d.path(), d.path()).unwrap();
         assert!(std::process::Command::new(&bin).status().unwrap().success());
@@ -653,6 +722,7 @@ append = "asi=on"
             needs_patches: false,
             pinned: false,
             requires_config: vec![],
+            requires_files: vec![],
         };
         let script = guest_script(&out, &[(&spec, bin)]);
         let path = d.path().join("boot.sh");
