@@ -60,6 +60,7 @@ fn full_pipeline_on_the_default_kernel() {
         "guest_smoke",
         "map_exclusive",
         "map_exclusive_mode",
+        "map_exclusive_mode_off",
         "memfd_secret",
     ] {
         let t = tests
