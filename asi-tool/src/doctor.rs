@@ -191,11 +191,14 @@ pub fn doctor(cache: &crate::cache::Cache) -> Vec<&'static Prereq> {
         }
     };
     println!("{:<4} /dev/kvm {verdict}", "info");
-    if let Some(free) = crate::cache::free_bytes(Path::new(".")) {
+    // The cache holds the kernel trees and builds: its file system is the
+    // one that must have room, not the current directory's.
+    if let Some(free) = crate::cache::free_bytes(cache.root()) {
         println!(
-            "{:<4} {} free here (a kernel tree + build needs about 4 GiB)",
+            "{:<4} {} free at the cache {} (a kernel tree + build needs about 4 GiB)",
             "info",
-            crate::cache::human_bytes(free)
+            crate::cache::human_bytes(free),
+            cache.root().display()
         );
     }
     if missing.is_empty() {

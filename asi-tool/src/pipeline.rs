@@ -36,9 +36,27 @@ impl Project {
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os("ASI_TOOL_PROJECT").map(PathBuf::from))
         {
-            let root = p
-                .canonicalize()
-                .with_context(|| format!("project directory {} does not exist", p.display()))?;
+            // A wrong --project is a usage error (exit 2), as is no project.
+            let root = p.canonicalize().map_err(|e| {
+                fail(
+                    Exit::Usage,
+                    format!(
+                        "project directory {} does not exist ({e}): pass the project \
+                         checkout to --project (or $ASI_TOOL_PROJECT)",
+                        p.display()
+                    ),
+                )
+            })?;
+            if !root.join("patches/series").is_file() {
+                return Err(fail(
+                    Exit::Usage,
+                    format!(
+                        "{} is not an asi project (no patches/series): pass the project \
+                         checkout to --project (or $ASI_TOOL_PROJECT)",
+                        root.display()
+                    ),
+                ));
+            }
             return Ok(Project { root });
         }
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
@@ -802,5 +820,10 @@ mod tests {
         );
         let e = Project::locate(Some(&d.path().join("missing"))).unwrap_err();
         assert!(format!("{e:#}").contains("does not exist"));
+        assert_eq!(crate::error::exit_code_of(&e), Exit::Usage);
+        // An existing directory that holds no queue is not a project either.
+        let e = Project::locate(Some(&d.path().join("kconfig"))).unwrap_err();
+        assert!(format!("{e:#}").contains("not an asi project"));
+        assert_eq!(crate::error::exit_code_of(&e), Exit::Usage);
     }
 }

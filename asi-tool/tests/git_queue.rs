@@ -378,6 +378,29 @@ fn no_project_is_a_usage_error() {
 }
 
 #[test]
+fn a_wrong_project_dir_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing");
+    for (dir, says) in [
+        (missing.as_path(), "does not exist"),
+        (tmp.path(), "not an asi project"),
+    ] {
+        let out = Command::new(BIN)
+            .arg("--project")
+            .arg(dir)
+            .arg("test")
+            .current_dir(tmp.path())
+            .env_remove("ASI_TOOL_PROJECT")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+        // Rejected before any work: no results directory was made.
+        assert!(!tmp.path().join("results").exists());
+    }
+}
+
+#[test]
 fn apply_makes_the_commits_git_am_makes_and_rewrites_only_what_changed() {
     let f = fixture();
     let base = git(&f.user, &["rev-parse", "HEAD"]);
