@@ -973,8 +973,10 @@ fn kernel_gc(
     let m = Project::locate(project)
         .and_then(|p| matrix::load(&p.root))
         .map_err(|e| {
+            // No project is a usage error (2), a broken matrix file an
+            // input error (3), as for `matrix list`: keep the cause's code.
             fail(
-                Exit::Usage,
+                exit_code_of(&e),
                 format!(
                     "kernel gc keeps what {} names, and cannot read it: {e:#}",
                     matrix::MATRIX_FILE

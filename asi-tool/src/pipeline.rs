@@ -372,6 +372,26 @@ impl std::fmt::Display for Stage {
     }
 }
 
+/// Creates `results/<id>`, or `<id>-2`, `<id>-3`... when a run that started
+/// in the same second (a `test` and a `bench` side by side) has it already.
+pub fn unique_run_dir(results: &Path, id: &str) -> Result<(String, PathBuf)> {
+    Cache::ensure(results)?;
+    for n in 1..1000 {
+        let name = if n == 1 {
+            id.to_string()
+        } else {
+            format!("{id}-{n}")
+        };
+        let dir = results.join(&name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok((name, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+        }
+    }
+    anyhow::bail!("{}: 1000 runs started in one second?", results.display())
+}
+
 /// Runs the whole pipeline and writes `results/<run>/results.json`.
 pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunResults> {
     let mut stage = Stage::Fetch;
@@ -387,12 +407,18 @@ pub fn test_staged(
     stage: &mut Stage,
 ) -> Result<RunResults> {
     *stage = Stage::Fetch;
+    // A bad version is a usage error: say so before any run directory exists.
+    if let TreeSpec::Kernel(v) = &opts.spec {
+        source::parse_version(v)?;
+    }
     let (started, run_id) = results::now_utc();
-    let run_dir = opts
-        .out_dir
-        .clone()
-        .unwrap_or_else(|| project.results_dir().join(&run_id));
-    Cache::ensure(&run_dir)?;
+    let (run_id, run_dir) = match &opts.out_dir {
+        Some(dir) => {
+            Cache::ensure(dir)?;
+            (run_id, dir.clone())
+        }
+        None => unique_run_dir(&project.results_dir(), &run_id)?,
+    };
     crate::cmd::log_commands_to(&run_dir.join("commands.log"))?;
     eprintln!("asi-tool: run {run_id}: {}", run_dir.display());
 
@@ -793,6 +819,19 @@ mod tests {
             exit_code(&[t(Status::Pass)], [&vm::Outcome::TimedOut].into_iter()),
             Exit::Timeout
         );
+    }
+
+    #[test]
+    fn run_dirs_of_the_same_second_do_not_collide() {
+        let d = tempfile::tempdir().unwrap();
+        let results = d.path().join("results");
+        let (a, da) = unique_run_dir(&results, "20261207-120000").unwrap();
+        let (b, db) = unique_run_dir(&results, "20261207-120000").unwrap();
+        let (c, _) = unique_run_dir(&results, "20261207-120000").unwrap();
+        assert_eq!(a, "20261207-120000");
+        assert_eq!(b, "20261207-120000-2");
+        assert_eq!(c, "20261207-120000-3");
+        assert!(da.is_dir() && db.is_dir() && da != db);
     }
 
     #[test]

@@ -106,3 +106,29 @@ fn summarize_merges_cell_directories_and_diffs_the_previous_run() {
     let out = asi(&["matrix", "summarize", "/nonexistent-dir"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_broken_matrix_file_is_an_input_error_for_every_command() {
+    // A project whose ci/matrix.toml does not parse: exit 3 (a broken input
+    // file) from `matrix list` and from `kernel gc`, which reads it too.
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path();
+    std::fs::create_dir_all(p.join("patches")).unwrap();
+    std::fs::create_dir_all(p.join("kconfig")).unwrap();
+    std::fs::create_dir_all(p.join("ci")).unwrap();
+    std::fs::write(p.join("patches/series"), "").unwrap();
+    std::fs::write(p.join("ci/matrix.toml"), "garbage [[[\n").unwrap();
+    for args in [&["matrix", "list"][..], &["kernel", "gc", "--dry-run"][..]] {
+        let out = Command::new(BIN)
+            .arg("--project")
+            .arg(p)
+            .arg("--cache-dir")
+            .arg(p.join("cache"))
+            .args(args)
+            .output()
+            .expect("asi-tool runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains("matrix.toml"), "{args:?}: {err}");
+    }
+}
