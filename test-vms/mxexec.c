@@ -114,8 +114,9 @@ int main(int argc, char **argv)
 	/* Never run the command without the mode it was asked for. */
 	if (err) {
 		fprintf(stderr, "mxexec: PR_SET_MEMORY_EXCLUSIVE: %s%s\n", strerror(err),
-			err == EINVAL || err == EOPNOTSUPP ?
-			" (this kernel has no exclusive memory mode)" : "");
+			err == EINVAL ? " (this kernel has no exclusive memory mode)" :
+			err == EOPNOTSUPP ? " (exclusive memory is off: boot with asi=on)" :
+			"");
 		return EXIT_FAILED;
 	}
 
