@@ -148,12 +148,30 @@ pub fn flake_line(excerpt: &[String]) -> Option<&str> {
         .map(|l| l.trim())
 }
 
+/// How far before its `Call Trace:` an OOM-killer report names itself
+/// ("invoked oom-killer:", then the CPU, taint and hardware lines).
+const OOM_REPORT_HEADER_LINES: usize = 6;
+
+/// Whether the `Call Trace:` at `lines[i]` is the stack dump of an
+/// OOM-killer report. Running a memory cgroup out of memory is what some
+/// tests do on purpose (map_exclusive_mode's memcg cases): the kernel
+/// doing its job, not trouble. A trace of anything else still is.
+fn is_oom_report_trace(lines: &[String], i: usize) -> bool {
+    lines[i].contains("Call Trace:")
+        && lines[i.saturating_sub(OOM_REPORT_HEADER_LINES)..i]
+            .iter()
+            .any(|l| console_line().is_match(l) && l.contains(" invoked oom-killer: "))
+}
+
 /// Scans console lines for kernel trouble; returns an excerpt starting at
 /// the first marker (at most 40 lines).
 pub fn find_panic(lines: &[String]) -> Option<Vec<String>> {
-    let first = lines
-        .iter()
-        .position(|l| console_line().is_match(l) && PANIC_MARKERS.iter().any(|m| l.contains(m)))?;
+    let first = (0..lines.len()).find(|&i| {
+        let l = &lines[i];
+        console_line().is_match(l)
+            && PANIC_MARKERS.iter().any(|m| l.contains(m))
+            && !is_oom_report_trace(lines, i)
+    })?;
     let start = first.saturating_sub(2);
     Some(lines[start..lines.len().min(first + 40)].to_vec())
 }
@@ -321,6 +339,29 @@ mod tests {
         let warn = v(&["<4>[   10.5] WARNING: CPU: 0 PID: 1 at mm/asi.c:10 asi_init+0x1"]);
         assert!(find_panic(&warn).is_some());
         assert!(find_panic(&v(&["[ 3.5] Kernel panic - not syncing: VFS"])).is_some());
+    }
+
+    #[test]
+    fn an_oom_kill_is_not_trouble_but_what_follows_it_is() {
+        let oom = v(&[
+            "[   19.95] map_exclusive_m invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0",
+            "[   19.96] CPU: 0 UID: 0 PID: 164 Comm: map_exclusive_m Tainted: G N 6.12.107",
+            "[   19.96] Tainted: [N]=TEST",
+            "[   19.96] Hardware name: QEMU Standard PC (Q35 + ICH9, 2009)",
+            "[   19.96] Call Trace:",
+            "[   19.96]  <TASK>",
+            "[   19.96]  dump_stack_lvl+0x53/0x70",
+            "[   19.97] Memory cgroup out of memory: Killed process 165 (map_exclusive_m)",
+        ]);
+        assert!(find_panic(&oom).is_none());
+        let mut later = oom.clone();
+        later.extend(v(&["[   30.0] x", "[   30.1] Call Trace:", "[   30.1]  <TASK>"]));
+        let e = find_panic(&later).unwrap();
+        assert!(e[2].contains("[   30.1] Call Trace:"), "{e:?}");
+        // A trace far from any OOM header is trouble even after one.
+        let mut far = oom.clone();
+        far.extend(v(&["[ 40.0] WARNING: CPU: 1 PID: 9 at mm/x.c:1 f+0x1"]));
+        assert!(find_panic(&far).unwrap()[2].contains("WARNING"));
     }
 
     #[test]

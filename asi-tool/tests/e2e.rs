@@ -61,6 +61,7 @@ fn full_pipeline_on_the_default_kernel() {
         "map_exclusive",
         "map_exclusive_mode",
         "map_exclusive_mode_off",
+        "map_exclusive_hwpoison",
         "memfd_secret",
     ] {
         let t = tests
