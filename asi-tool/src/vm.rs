@@ -355,7 +355,11 @@ mod tests {
         ]);
         assert!(find_panic(&oom).is_none());
         let mut later = oom.clone();
-        later.extend(v(&["[   30.0] x", "[   30.1] Call Trace:", "[   30.1]  <TASK>"]));
+        later.extend(v(&[
+            "[   30.0] x",
+            "[   30.1] Call Trace:",
+            "[   30.1]  <TASK>",
+        ]));
         let e = find_panic(&later).unwrap();
         assert!(e[2].contains("[   30.1] Call Trace:"), "{e:?}");
         // A trace far from any OOM header is trouble even after one.
