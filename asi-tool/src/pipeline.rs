@@ -392,88 +392,15 @@ pub fn unique_run_dir(results: &Path, id: &str) -> Result<(String, PathBuf)> {
     anyhow::bail!("{}: 1000 runs started in one second?", results.display())
 }
 
-/// Runs the whole pipeline and writes `results/<run>/results.json`.
-pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunResults> {
-    let mut stage = Stage::Fetch;
-    test_staged(project, cache, opts, &mut stage)
-}
-
-/// [`test`], keeping `stage` up to date so that a caller can tell where a
-/// failed run stopped.
-pub fn test_staged(
+/// The tests (or benchmarks) of the manifest that a run selects, with the
+/// run's kernel command line merged into each: those that --filter names,
+/// and on an unpatched baseline only those that do not need the queue.
+/// Selecting nothing is a usage error.
+pub fn select_tests(
     project: &Project,
-    cache: &Cache,
     opts: &TestOptions,
-    stage: &mut Stage,
-) -> Result<RunResults> {
-    *stage = Stage::Fetch;
-    // A bad version is a usage error: say so before any run directory exists.
-    if let TreeSpec::Kernel(v) = &opts.spec {
-        source::parse_version(v)?;
-    }
-    let (started, run_id) = results::now_utc();
-    let (run_id, run_dir) = match &opts.out_dir {
-        Some(dir) => {
-            Cache::ensure(dir)?;
-            (run_id, dir.clone())
-        }
-        None => unique_run_dir(&project.results_dir(), &run_id)?,
-    };
-    crate::cmd::log_commands_to(&run_dir.join("commands.log"))?;
-    eprintln!("asi-tool: run {run_id}: {}", run_dir.display());
-
-    let ws = if opts.baseline {
-        baseline_workspace(cache, &opts.spec, opts.base.as_deref())?
-    } else {
-        workspace(cache, &opts.spec, opts.base.as_deref())?
-    };
-    *stage = Stage::Apply;
-    let (queue_info, patched) = if opts.baseline {
-        (
-            QueueInfo {
-                series_hash: String::new(),
-                patches: vec![],
-                branch: None,
-                tip: ws.target.base.clone(),
-                apply_seconds: 0.0,
-                variant: None,
-            },
-            false,
-        )
-    } else {
-        let (queue, selected) = project.queue_for(&ws.kernel.version)?;
-        eprintln!(
-            "asi-tool: queue for {}: {}",
-            ws.kernel.version,
-            selected.label()
-        );
-        let a = apply_queue(cache, &ws, &queue, &ApplyOptions::default())?;
-        (
-            QueueInfo {
-                variant: selected.variant.clone(),
-                series_hash: queue.series_hash(),
-                patches: queue
-                    .patches
-                    .iter()
-                    .map(|p| PatchInfo {
-                        name: p.name.clone(),
-                        subject: p.subject.clone(),
-                        sha256: p.sha256.clone(),
-                    })
-                    .collect(),
-                branch: Some(a.branch),
-                tip: a.tip,
-                apply_seconds: a.seconds,
-            },
-            true,
-        )
-    };
-    *stage = Stage::Config;
-    let configured = configure(project, &ws, patched)?;
-    *stage = Stage::Build;
-    let built = build_kernel(&ws, &run_dir.join("build.log"), &opts.build)?;
-    *stage = Stage::Tests;
-
+    patched: bool,
+) -> Result<Vec<testvms::TestSpec>> {
     let specs: Vec<testvms::TestSpec> = testvms::load(&project.root)?
         .suite(opts.suite)
         .iter()
@@ -499,6 +426,90 @@ pub fn test_staged(
             },
         ));
     }
+    Ok(specs)
+}
+
+/// Runs the whole pipeline and writes `results/<run>/results.json`.
+pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunResults> {
+    let mut stage = Stage::Fetch;
+    test_staged(project, cache, opts, &mut stage)
+}
+
+/// [`test`], keeping `stage` up to date so that a caller can tell where a
+/// failed run stopped.
+pub fn test_staged(
+    project: &Project,
+    cache: &Cache,
+    opts: &TestOptions,
+    stage: &mut Stage,
+) -> Result<RunResults> {
+    *stage = Stage::Fetch;
+    // A bad version is a usage error: say so before any run directory exists.
+    if let TreeSpec::Kernel(v) = &opts.spec {
+        source::parse_version(v)?;
+    }
+    // So are a manifest that does not load and a --filter that selects
+    // nothing: found now, not after a fetch and a 15-minute build.
+    let patched = !opts.baseline;
+    let selected = select_tests(project, opts, patched)?;
+    let (started, run_id) = results::now_utc();
+    let (run_id, run_dir) = match &opts.out_dir {
+        Some(dir) => {
+            Cache::ensure(dir)?;
+            (run_id, dir.clone())
+        }
+        None => unique_run_dir(&project.results_dir(), &run_id)?,
+    };
+    crate::cmd::log_commands_to(&run_dir.join("commands.log"))?;
+    eprintln!("asi-tool: run {run_id}: {}", run_dir.display());
+
+    let ws = if opts.baseline {
+        baseline_workspace(cache, &opts.spec, opts.base.as_deref())?
+    } else {
+        workspace(cache, &opts.spec, opts.base.as_deref())?
+    };
+    *stage = Stage::Apply;
+    let queue_info = if opts.baseline {
+        QueueInfo {
+            series_hash: String::new(),
+            patches: vec![],
+            branch: None,
+            tip: ws.target.base.clone(),
+            apply_seconds: 0.0,
+            variant: None,
+        }
+    } else {
+        let (queue, selected) = project.queue_for(&ws.kernel.version)?;
+        eprintln!(
+            "asi-tool: queue for {}: {}",
+            ws.kernel.version,
+            selected.label()
+        );
+        let a = apply_queue(cache, &ws, &queue, &ApplyOptions::default())?;
+        QueueInfo {
+            variant: selected.variant.clone(),
+            series_hash: queue.series_hash(),
+            patches: queue
+                .patches
+                .iter()
+                .map(|p| PatchInfo {
+                    name: p.name.clone(),
+                    subject: p.subject.clone(),
+                    sha256: p.sha256.clone(),
+                })
+                .collect(),
+            branch: Some(a.branch),
+            tip: a.tip,
+            apply_seconds: a.seconds,
+        }
+    };
+    *stage = Stage::Config;
+    let configured = configure(project, &ws, patched)?;
+    *stage = Stage::Build;
+    let built = build_kernel(&ws, &run_dir.join("build.log"), &opts.build)?;
+    *stage = Stage::Tests;
+
+    let specs = selected;
     let bin_dir = run_dir.join("bin");
     Cache::ensure(&bin_dir)?;
     let accel = match opts.accel {

@@ -1,0 +1,74 @@
+//! `asi-tool test` checks the test manifest and the --filter selection
+//! before it fetches a kernel or makes a run directory: a typo must not
+//! cost a fetch and a 15-minute build before it is reported.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+mod common;
+use common::*;
+
+/// A project with the real queue's series and the given manifest.
+fn project_with_manifest(dir: &Path, manifest: &str) {
+    std::fs::create_dir_all(dir.join("patches")).unwrap();
+    std::fs::create_dir_all(dir.join("test-vms")).unwrap();
+    std::fs::copy(project().join("patches/series"), dir.join("patches/series")).unwrap();
+    std::fs::write(dir.join("test-vms/manifest.toml"), manifest).unwrap();
+}
+
+fn asi_test(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--project")
+        .arg(dir)
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("test")
+        .args(args)
+        .output()
+        .expect("asi-tool runs")
+}
+
+/// Nothing was fetched and no run directory was made.
+fn no_work_done(dir: &Path) {
+    assert!(!dir.join("results").exists(), "a run directory was made");
+    let cached = std::fs::read_dir(dir.join("cache"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(cached, 0, "something was fetched into the cache");
+}
+
+const ONE_TEST: &str = r#"
+[[test]]
+name = "guest_smoke"
+source = "guest_smoke.sh"
+append = ""
+timeout = 30
+"#;
+
+#[test]
+fn a_filter_that_selects_nothing_is_a_usage_error_before_any_fetch() {
+    let tmp = tempfile::tempdir().unwrap();
+    project_with_manifest(tmp.path(), ONE_TEST);
+    let out = asi_test(tmp.path(), &["--filter", "no_such_test"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no test selected"),
+        "{}",
+        stderr(&out)
+    );
+    no_work_done(tmp.path());
+}
+
+#[test]
+fn a_broken_manifest_is_reported_before_any_fetch() {
+    let tmp = tempfile::tempdir().unwrap();
+    project_with_manifest(tmp.path(), &ONE_TEST.replace("timeout = 30", "timeout = 0"));
+    let out = asi_test(tmp.path(), &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("manifest.toml") && stderr(&out).contains("timeout must be > 0"),
+        "{}",
+        stderr(&out)
+    );
+    no_work_done(tmp.path());
+}
