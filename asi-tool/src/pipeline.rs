@@ -463,6 +463,76 @@ pub fn test_staged(
     crate::cmd::log_commands_to(&run_dir.join("commands.log"))?;
     eprintln!("asi-tool: run {run_id}: {}", run_dir.display());
 
+    let ran = run_stages(
+        project,
+        cache,
+        opts,
+        stage,
+        selected,
+        (run_id.clone(), started.clone()),
+        &run_dir,
+    );
+    // From here on every run leaves a record, a failed one included.
+    let record = match &ran {
+        Ok(_) => Ok(()),
+        Err(e) => results::FailedRun::new(
+            run_id,
+            started,
+            &stage.to_string(),
+            e,
+            reproduce(opts, None),
+        )
+        .write(&run_dir.join("results.json")),
+    };
+    if opts.out_dir.is_none() {
+        let latest = project.results_dir().join("latest");
+        let _ = std::fs::remove_file(&latest);
+        #[cfg(unix)]
+        let _ = std::os::unix::fs::symlink(run_dir.file_name().unwrap_or_default(), &latest);
+    }
+    if let (Err(w), Err(_)) = (record, &ran) {
+        eprintln!("asi-tool: could not record the failed run: {w:#}");
+    }
+    ran
+}
+
+/// The command line that reruns a run; `accel` once it is known.
+fn reproduce(opts: &TestOptions, accel: Option<Accel>) -> String {
+    let verb = match opts.suite {
+        testvms::Suite::Tests => "test",
+        testvms::Suite::Benches => "bench",
+    };
+    let mut reproduce = format!("asi-tool {verb} {}", opts.spec.flag());
+    if opts.baseline {
+        reproduce.push_str(" --baseline");
+    }
+    if let Some(b) = &opts.base {
+        reproduce.push_str(&format!(" --base {b}"));
+    }
+    for f in &opts.filter {
+        reproduce.push_str(&format!(" --filter {}", crate::cmd::shell_quote(f)));
+    }
+    for a in &opts.append {
+        reproduce.push_str(&format!(" --append {}", crate::cmd::shell_quote(a)));
+    }
+    if let Some(accel) = accel {
+        reproduce.push_str(&format!(" --accel {accel}"));
+    }
+    reproduce.push_str(&format!(" --cpus {} --memory {}", opts.cpus, opts.memory));
+    reproduce
+}
+
+/// The stages of [`test_staged`] once its run directory exists.
+fn run_stages(
+    project: &Project,
+    cache: &Cache,
+    opts: &TestOptions,
+    stage: &mut Stage,
+    specs: Vec<testvms::TestSpec>,
+    (run_id, started): (String, String),
+    run_dir: &Path,
+) -> Result<RunResults> {
+    let patched = !opts.baseline;
     let ws = if opts.baseline {
         baseline_workspace(cache, &opts.spec, opts.base.as_deref())?
     } else {
@@ -509,7 +579,6 @@ pub fn test_staged(
     let built = build_kernel(&ws, &run_dir.join("build.log"), &opts.build)?;
     *stage = Stage::Tests;
 
-    let specs = selected;
     let bin_dir = run_dir.join("bin");
     Cache::ensure(&bin_dir)?;
     let accel = match opts.accel {
@@ -566,7 +635,7 @@ pub fn test_staged(
         }
         let boot_index = boots.len();
         let (info, outcome, guest_dir) = boot_group(
-            &run_dir,
+            run_dir,
             boot_index,
             &append,
             &runnable
@@ -591,7 +660,7 @@ pub fn test_staged(
                 reason,
                 duration: parsed.map(|p| p.1).unwrap_or(0.0),
                 boot: Some(boot_index),
-                log: log_path.exists().then(|| relative(&run_dir, &log_path)),
+                log: log_path.exists().then(|| relative(run_dir, &log_path)),
                 exit_code: parsed.map(|p| p.0),
                 cases,
             });
@@ -601,27 +670,6 @@ pub fn test_staged(
     let tests: Vec<TestResult> = tests.into_iter().flatten().collect();
     let status = results::overall(&tests);
     let exit = exit_code(&tests, boots.iter().map(|(_, o)| o));
-    let verb = match opts.suite {
-        testvms::Suite::Tests => "test",
-        testvms::Suite::Benches => "bench",
-    };
-    let mut reproduce = format!("asi-tool {verb} {}", opts.spec.flag());
-    if opts.baseline {
-        reproduce.push_str(" --baseline");
-    }
-    if let Some(b) = &opts.base {
-        reproduce.push_str(&format!(" --base {b}"));
-    }
-    for f in &opts.filter {
-        reproduce.push_str(&format!(" --filter {}", crate::cmd::shell_quote(f)));
-    }
-    for a in &opts.append {
-        reproduce.push_str(&format!(" --append {}", crate::cmd::shell_quote(a)));
-    }
-    reproduce.push_str(&format!(
-        " --accel {accel} --cpus {} --memory {}",
-        opts.cpus, opts.memory
-    ));
     let r = RunResults {
         schema: results::SCHEMA,
         run_id,
@@ -635,7 +683,7 @@ pub fn test_staged(
             image: built.image.display().to_string(),
             seconds: built.seconds,
             objects_compiled: built.compiled,
-            log: relative(&run_dir, &built.log),
+            log: relative(run_dir, &built.log),
             command: built.command,
         },
         boots: boots.into_iter().map(|(b, _)| b).collect(),
@@ -643,15 +691,9 @@ pub fn test_staged(
         status,
         tests,
         exit_code: exit.code(),
-        reproduce,
+        reproduce: reproduce(opts, Some(accel)),
     };
     r.write(&run_dir.join("results.json"))?;
-    if opts.out_dir.is_none() {
-        let latest = project.results_dir().join("latest");
-        let _ = std::fs::remove_file(&latest);
-        #[cfg(unix)]
-        let _ = std::os::unix::fs::symlink(&r.run_id, &latest);
-    }
     Ok(r)
 }
 

@@ -169,6 +169,60 @@ pub struct Totals {
     pub timeout: u32,
 }
 
+/// `results.json` of a run that stopped before it had test results: a
+/// fetch, apply, config or build that failed, or boots that could not
+/// run. Same `schema`, `run_id`, `started`, `tool_version`, `status`,
+/// `exit_code` and `reproduce` as [`RunResults`], `status` always
+/// `ERROR`, plus the stage that failed and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedRun {
+    pub schema: u32,
+    pub run_id: String,
+    pub started: String,
+    pub tool_version: String,
+    pub status: Status,
+    /// `fetch`, `apply`, `config`, `build` or `tests`.
+    pub stage: String,
+    /// The error's first line.
+    pub reason: String,
+    /// The whole error chain, one cause per line.
+    pub detail: String,
+    pub exit_code: i32,
+    pub reproduce: String,
+}
+
+impl FailedRun {
+    pub fn new(
+        run_id: String,
+        started: String,
+        stage: &str,
+        err: &anyhow::Error,
+        reproduce: String,
+    ) -> FailedRun {
+        let detail = err
+            .chain()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        FailedRun {
+            schema: SCHEMA,
+            run_id,
+            started,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            status: Status::Error,
+            stage: stage.to_string(),
+            reason: detail.lines().next().unwrap_or_default().to_string(),
+            detail,
+            exit_code: crate::error::exit_code_of(err).code(),
+            reproduce,
+        }
+    }
+
+    pub fn write(&self, path: &Path) -> Result<()> {
+        write_json(path, self)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResults {
     pub schema: u32,

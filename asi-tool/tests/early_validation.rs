@@ -1,6 +1,7 @@
 //! `asi-tool test` checks the test manifest and the --filter selection
 //! before it fetches a kernel or makes a run directory: a typo must not
-//! cost a fetch and a 15-minute build before it is reported.
+//! cost a fetch and a 15-minute build before it is reported. A run that
+//! fails after that leaves a results.json that says where and why.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -71,4 +72,35 @@ fn a_broken_manifest_is_reported_before_any_fetch() {
         stderr(&out)
     );
     no_work_done(tmp.path());
+}
+
+#[test]
+fn a_run_that_fails_after_it_started_leaves_an_error_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    project_with_manifest(tmp.path(), ONE_TEST);
+    let not_git = tmp.path().join("not-a-git-tree");
+    std::fs::create_dir(&not_git).unwrap();
+    let out = asi_test(tmp.path(), &["--tree", not_git.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let record = tmp.path().join("results/latest/results.json");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!(r["schema"], 1);
+    assert_eq!(r["status"], "ERROR");
+    assert_eq!(r["stage"], "fetch");
+    assert_eq!(r["exit_code"], 3);
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is not a git repository"),
+        "{r}"
+    );
+    assert!(
+        r["reproduce"]
+            .as_str()
+            .unwrap()
+            .starts_with("asi-tool test --tree "),
+        "{r}"
+    );
 }
