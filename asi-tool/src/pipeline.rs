@@ -396,11 +396,8 @@ pub fn unique_run_dir(results: &Path, id: &str) -> Result<(String, PathBuf)> {
 /// run's kernel command line merged into each: those that --filter names,
 /// and on an unpatched baseline only those that do not need the queue.
 /// Selecting nothing is a usage error.
-pub fn select_tests(
-    project: &Project,
-    opts: &TestOptions,
-    patched: bool,
-) -> Result<Vec<testvms::TestSpec>> {
+pub fn select_tests(project: &Project, opts: &TestOptions) -> Result<Vec<testvms::TestSpec>> {
+    let patched = !opts.baseline;
     let specs: Vec<testvms::TestSpec> = testvms::load(&project.root)?
         .suite(opts.suite)
         .iter()
@@ -450,8 +447,7 @@ pub fn test_staged(
     }
     // So are a manifest that does not load and a --filter that selects
     // nothing: found now, not after a fetch and a 15-minute build.
-    let patched = !opts.baseline;
-    let selected = select_tests(project, opts, patched)?;
+    let selected = select_tests(project, opts)?;
     let (started, run_id) = results::now_utc();
     let (run_id, run_dir) = match &opts.out_dir {
         Some(dir) => {
@@ -473,25 +469,23 @@ pub fn test_staged(
         &run_dir,
     );
     // From here on every run leaves a record, a failed one included.
-    let record = match &ran {
-        Ok(_) => Ok(()),
-        Err(e) => results::FailedRun::new(
+    if let Err(e) = &ran {
+        let failed = results::FailedRun::new(
             run_id,
             started,
             &stage.to_string(),
             e,
             reproduce(opts, None),
-        )
-        .write(&run_dir.join("results.json")),
-    };
+        );
+        if let Err(w) = failed.write(&run_dir.join("results.json")) {
+            eprintln!("asi-tool: could not record the failed run: {w:#}");
+        }
+    }
     if opts.out_dir.is_none() {
         let latest = project.results_dir().join("latest");
         let _ = std::fs::remove_file(&latest);
         #[cfg(unix)]
         let _ = std::os::unix::fs::symlink(run_dir.file_name().unwrap_or_default(), &latest);
-    }
-    if let (Err(w), Err(_)) = (record, &ran) {
-        eprintln!("asi-tool: could not record the failed run: {w:#}");
     }
     ran
 }
