@@ -168,6 +168,8 @@ pub struct Outcome {
     /// The benchmark was skipped (e.g. its `requires_config` is not set in
     /// this kernel): no report, but not a failure either.
     pub skipped: bool,
+    /// The document the benchmark printed, as JSON.
+    pub document: Option<serde_json::Value>,
 }
 
 /// Writes `<run_dir>/bench-<name>.{json,md}` for every benchmark that ran
@@ -185,6 +187,7 @@ pub fn write_reports(
             report: None,
             error: None,
             skipped: t.status == Status::Skip,
+            document: None,
         };
         let log = t
             .log
@@ -204,14 +207,16 @@ pub fn write_reports(
                     let md = report_markdown(run, &t.name, &doc);
                     let json_path = run_dir.join(format!("bench-{}.json", t.name));
                     let md_path = run_dir.join(format!("bench-{}.md", t.name));
+                    // Everything the benchmark printed, known fields or not.
+                    let document = serde_json::from_str::<serde_json::Value>(&json_text(&log)?)?;
                     let json = serde_json::json!({
                         "run_id": run.run_id,
                         "reproduce": run.reproduce,
                         "kernel": run.kernel,
                         "series_hash": run.queue.series_hash,
-                        // Everything the benchmark printed, known fields or not.
-                        "document": serde_json::from_str::<serde_json::Value>(&json_text(&log)?)?,
+                        "document": document,
                     });
+                    o.document = Some(document);
                     crate::results::write_json(&json_path, &json)?;
                     std::fs::write(&md_path, &md)
                         .with_context(|| format!("cannot write {}", md_path.display()))?;

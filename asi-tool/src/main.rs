@@ -691,6 +691,14 @@ fn run(cli: Cli) -> Result<i32> {
                 r.write(&run_dir.join("results.json"))?;
             }
             let outcomes = bench::write_reports(&r, &run_dir, report_dir.as_deref())?;
+            for o in &outcomes {
+                if let Some(doc) = &o.document {
+                    r.benchmarks.insert(o.name.clone(), doc.clone());
+                }
+            }
+            if !r.benchmarks.is_empty() {
+                r.write(&run_dir.join("results.json"))?;
+            }
             print!("{}", r.summary_table());
             let mut code = r.exit_code;
             for o in &outcomes {

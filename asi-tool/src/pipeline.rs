@@ -686,6 +686,7 @@ fn run_stages(
         tests,
         exit_code: exit.code(),
         reproduce: reproduce(opts, Some(accel)),
+        benchmarks: Default::default(),
     };
     r.write(&run_dir.join("results.json"))?;
     Ok(r)

@@ -4,6 +4,7 @@
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 pub const SCHEMA: u32 = 1;
@@ -240,6 +241,10 @@ pub struct RunResults {
     pub exit_code: i32,
     /// A command that reproduces this run.
     pub reproduce: String,
+    /// `asi-tool bench`: each benchmark's JSON document, by benchmark name
+    /// (absent for `asi-tool test` and for benchmarks that printed none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub benchmarks: BTreeMap<String, serde_json::Value>,
 }
 
 pub fn totals(tests: &[TestResult]) -> Totals {
@@ -459,6 +464,7 @@ mod tests {
             tests,
             exit_code: 0,
             reproduce: "asi-tool test --kernel 6.12.107".into(),
+            benchmarks: Default::default(),
         }
     }
 
@@ -476,6 +482,25 @@ mod tests {
         wrong["schema"] = serde_json::json!(99);
         std::fs::write(&p, wrong.to_string()).unwrap();
         assert!(RunResults::read(&p).is_err());
+    }
+
+    /// `asi-tool test` writes no `benchmarks`; `bench` writes each document,
+    /// and both read back (older files without the field too).
+    #[test]
+    fn benchmarks_section() {
+        let mut r = sample();
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("results.json");
+        r.write(&p).unwrap();
+        assert!(!std::fs::read_to_string(&p).unwrap().contains("benchmarks"));
+        r.benchmarks.insert(
+            "netns_coverage".into(),
+            serde_json::json!({"bench": "netns_coverage", "tables": []}),
+        );
+        r.write(&p).unwrap();
+        let back = RunResults::read(&p).unwrap();
+        assert_eq!(back.benchmarks["netns_coverage"]["bench"], "netns_coverage");
+        assert_eq!(back, r);
     }
 
     #[test]
