@@ -448,6 +448,16 @@ pub fn test_staged(
     // So are a manifest that does not load and a --filter that selects
     // nothing: found now, not after a fetch and a 15-minute build.
     let selected = select_tests(project, opts)?;
+    // And a queue that does not load (a series that names a missing
+    // patch, a patch that does not parse): the variant is chosen by
+    // MAJOR.MINOR, so it is known before the fetch too.
+    if !opts.baseline {
+        if let TreeSpec::Kernel(v) = &opts.spec {
+            let q = queue::select(&project.queue_dir(), v);
+            Queue::load(&q.dir)
+                .with_context(|| format!("the queue for {v} ({}) does not load", q.label()))?;
+        }
+    }
     let (started, run_id) = results::now_utc();
     let (run_id, run_dir) = match &opts.out_dir {
         Some(dir) => {

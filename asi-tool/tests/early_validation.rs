@@ -75,6 +75,25 @@ fn a_broken_manifest_is_reported_before_any_fetch() {
 }
 
 #[test]
+fn a_queue_that_does_not_load_is_reported_before_any_fetch() {
+    let tmp = tempfile::tempdir().unwrap();
+    project_with_manifest(tmp.path(), ONE_TEST);
+    std::fs::write(
+        tmp.path().join("patches/series"),
+        "0001-no-such-patch.patch\n",
+    )
+    .unwrap();
+    let out = asi_test(tmp.path(), &["--kernel", "6.12.107"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not load") && stderr(&out).contains("0001-no-such-patch.patch"),
+        "{}",
+        stderr(&out)
+    );
+    no_work_done(tmp.path());
+}
+
+#[test]
 fn a_run_that_fails_after_it_started_leaves_an_error_record() {
     let tmp = tempfile::tempdir().unwrap();
     project_with_manifest(tmp.path(), ONE_TEST);
