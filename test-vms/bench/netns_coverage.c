@@ -47,8 +47,10 @@
  * Not counted: vmalloc'ed memory and pages from the page allocator (TCP
  * payload page fragments, large kvmalloc fallbacks): their events carry no
  * call site.  Per-cpu objects are probed through CPU 0's copy and counted
- * for every possible CPU.  Objects freed by kfree_bulk() (kfree_rcu()
- * batches) are seen through a kprobe on kmem_cache_free_bulk() (the first
+ * for every possible CPU.  kfree_rcu() frees are seen where they are asked
+ * for, through a kprobe on kvfree_call_rcu(): the free itself emits no
+ * kmem event (kfree_bulk() on 6.12, an RCU sheaf on 7.x).  Other bulk
+ * frees are seen through a kprobe on kmem_cache_free_bulk() (the first
  * 512 pointers of a call).
  *
  * Needs: asi=on, CONFIG_ASI_NETNS_DEBUGFS, kprobe events, `ip`; boot with
@@ -384,6 +386,7 @@ static void field_str(const char *line, const char *key, char *out, size_t n)
 struct stats {
 	unsigned long events, allocs, frees, bulk_frees, bulk_truncated;
 	unsigned long host_allocs, host_bytes;	/* other processes: not counted */
+	unsigned long rcu_frees;		/* kfree_rcu() calls */
 	unsigned long replaced;		/* alloc of a ptr still live: a free was missed */
 };
 
@@ -575,6 +578,16 @@ static void read_trace(bool teardown, struct stats *st)
 			free_ptr(field(fl, " ptr=", 16), K_PERCPU, teardown, NULL, st);
 			continue;
 		}
+		/*
+		 * kfree_rcu(): the object is gone for the namespace now; it is
+		 * freed after a grace period through kfree_bulk() (6.12) or an
+		 * RCU sheaf (7.x), which emits no kmem event at all.
+		 */
+		if (!strcmp(ev, "nsasi_kfree_rcu")) {
+			free_ptr(field(fl, "ptr=", 16), K_SLAB, teardown, NULL, st);
+			st->rcu_frees++;
+			continue;
+		}
 		if (!strcmp(ev, "nsasi_free")) {
 			free_ptr(field(fl, "ptr=", 16), K_ASI, teardown, NULL, st);
 			continue;
@@ -704,6 +717,7 @@ static void tracing_setup(void)
 		"p:nsasi/nsasi_free asi_free ptr=$arg1:x64",
 		"p:nsasi/nsasi_ops ops_init ops=$arg1:symbol",
 		"r:nsasi/nsasi_ops_ret ops_init ret=$retval:s32",
+		"p:nsasi/nsasi_kfree_rcu kvfree_call_rcu ptr=$arg2:x64",
 	};
 	char path[160], probe[256];
 	int fd;
@@ -720,13 +734,13 @@ static void tracing_setup(void)
 	fd = open(TRACEFS "kprobe_events", O_WRONLY | O_APPEND);
 	if (fd < 0)
 		die("open kprobe_events: %s", strerror(errno));
-	for (int i = 0; i < 12; i++) {
-		if (i < 4)
+	for (int i = 0; i < 13; i++) {
+		if (i < 5)
 			snprintf(probe, sizeof(probe), "%s", kprobes[i]);
 		else
 			snprintf(probe, sizeof(probe),
 				 "p:nsasi/nsasi_kfb%d kmem_cache_free_bulk n=$arg2:u64 p=+%d($arg3):x64[64]",
-				 i - 4, (i - 4) * 512);
+				 i - 5, (i - 5) * 512);
 		if (write(fd, probe, strlen(probe)) != (ssize_t)strlen(probe))
 			die("adding kprobe event '%s': %s", probe, strerror(errno));
 	}
@@ -1068,10 +1082,13 @@ struct phase {
 	int nr_ops;
 	char ops[160][48];
 	struct sum ops_sum[160];
-	/* top call sites of "other" */
+	/* top call sites of "other", and of the residue */
 	int nr_sites;
 	char sites[400][48];
 	struct sum site_sum[400];
+	int nr_res;
+	char res[400][48];
+	struct sum res_sum[400];
 };
 
 static struct phase phases[2];
@@ -1098,7 +1115,13 @@ static void summarize(struct phase *ph)
 		if (!o->live)
 			continue;
 		if (!o->freed) {
+			char key[48];
+
 			add(&ph->residue, o);
+			snprintf(key, sizeof(key), "%.29s (%s)", o->site, o->comm);
+			s = named(ph->res, ph->res_sum, &ph->nr_res, 400, key);
+			if (s)
+				add(s, o);
 			continue;
 		}
 		add(&ph->cls[o->cls], o);
@@ -1301,19 +1324,20 @@ static void print_json(const struct utsname *u)
 			print_row(tmp[i].name, &tmp[i].s, &first);
 		printf("\n      ]\n    },\n");
 	}
-	{
+	for (int t = 0; t < 2; t++) {
 		struct phase *ph = &phases[0];
 		struct { struct sum s; char name[48]; } tmp[400];
-		int n = ph->nr_sites;
+		int n = t ? ph->nr_res : ph->nr_sites;
 		bool first = true;
 
 		for (int i = 0; i < n; i++) {
-			tmp[i].s = ph->site_sum[i];
-			snprintf(tmp[i].name, 48, "%s", ph->sites[i]);
+			tmp[i].s = t ? ph->res_sum[i] : ph->site_sum[i];
+			snprintf(tmp[i].name, 48, "%s", t ? ph->res[i] : ph->sites[i]);
 		}
 		qsort(tmp, n, sizeof(tmp[0]), cmp_sum_desc);
-		printf("    {\n      \"title\": \"%s: the class 'other' by call site and task (largest 20)\",\n",
-		       ph->name);
+		printf("    {\n      \"title\": \"%s: %s by call site and task (largest 20)\",\n",
+		       ph->name, t ? "the residue (live after the window, not freed by the teardown: not counted)" :
+		       "the class 'other'");
 		printf("      \"columns\": [\"call site (task)\", \"objects\", \"bytes\", \"private bytes\", "
 		       "\"readable from another domain\", \"not mapped (skipped)\", \"%% private\"],\n"
 		       "      \"rows\": [");
@@ -1335,6 +1359,9 @@ static void print_json(const struct utsname *u)
 	       phases[0].st.host_bytes, phases[1].st.host_bytes);
 	printf("        [\"pointers allocated again while live (a missed free)\", %lu, %lu],\n",
 	       phases[0].st.replaced, phases[1].st.replaced);
+	printf("        [\"kfree_rcu() calls seen (kvfree_call_rcu)\", %lu, %lu],\n",
+	       phases[0].st.rcu_frees + phases[0].st_td.rcu_frees,
+	       phases[1].st.rcu_frees + phases[1].st_td.rcu_frees);
 	printf("        [\"bulk-freed pointers seen (kmem_cache_free_bulk)\", %lu, %lu],\n",
 	       phases[0].st.bulk_frees + phases[0].st_td.bulk_frees,
 	       phases[1].st.bulk_frees + phases[1].st_td.bulk_frees);
