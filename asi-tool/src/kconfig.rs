@@ -104,6 +104,29 @@ pub struct Selection {
 /// `tree`; `patched == false` leaves out the ones that need the queue, and
 /// an `if-kconfig` fragment is left out when `tree` lacks its symbol.
 pub fn fragments(dir: &Path, patched: bool, tree: &Path) -> Result<Selection> {
+    let all = load(dir, patched)?;
+    let wanted: BTreeSet<String> = all.iter().flat_map(|f| f.if_kconfig.clone()).collect();
+    let declared = declared_symbols(tree, &wanted)?;
+    let mut sel = Selection {
+        merged: vec![],
+        left_out: vec![],
+    };
+    for f in all {
+        match f.if_kconfig.iter().find(|s| !declared.contains(*s)) {
+            Some(missing) => {
+                let missing = missing.clone();
+                sel.left_out.push((f, missing));
+            }
+            None => sel.merged.push(f),
+        }
+    }
+    Ok(sel)
+}
+
+/// The fragments of `dir`, sorted by name, read and checked without a
+/// kernel tree (so before any fetch): each must set at least one option,
+/// and its `if-kconfig` lines must name one symbol each.
+pub fn load(dir: &Path, patched: bool) -> Result<Vec<Fragment>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list config fragments in {}", dir.display()))?
         .flatten()
@@ -166,22 +189,7 @@ pub fn fragments(dir: &Path, patched: bool, tree: &Path) -> Result<Selection> {
             format!("no *.config fragment in {}", dir.display()),
         ));
     }
-    let wanted: BTreeSet<String> = all.iter().flat_map(|f| f.if_kconfig.clone()).collect();
-    let declared = declared_symbols(tree, &wanted)?;
-    let mut sel = Selection {
-        merged: vec![],
-        left_out: vec![],
-    };
-    for f in all {
-        match f.if_kconfig.iter().find(|s| !declared.contains(*s)) {
-            Some(missing) => {
-                let missing = missing.clone();
-                sel.left_out.push((f, missing));
-            }
-            None => sel.merged.push(f),
-        }
-    }
-    Ok(sel)
+    Ok(all)
 }
 
 /// Which of `wanted` the kernel source tree `tree` declares: a `config SYM`

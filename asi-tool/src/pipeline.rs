@@ -458,6 +458,9 @@ pub fn test_staged(
                 .with_context(|| format!("the queue for {v} ({}) does not load", q.label()))?;
         }
     }
+    // And Kconfig fragments that are not fragments (which of them a tree
+    // gets is decided once the tree is there).
+    kconfig::load(&project.kconfig_dir(), !opts.baseline)?;
     let (started, run_id) = results::now_utc();
     let (run_id, run_dir) = match &opts.out_dir {
         Some(dir) => {

@@ -9,11 +9,17 @@ use std::process::{Command, Output};
 mod common;
 use common::*;
 
-/// A project with the real queue's series and the given manifest.
+/// A project with the real queue's series (not its patches), the real
+/// Kconfig fragments and the given manifest.
 fn project_with_manifest(dir: &Path, manifest: &str) {
     std::fs::create_dir_all(dir.join("patches")).unwrap();
     std::fs::create_dir_all(dir.join("test-vms")).unwrap();
+    std::fs::create_dir_all(dir.join("kconfig")).unwrap();
     std::fs::copy(project().join("patches/series"), dir.join("patches/series")).unwrap();
+    for f in std::fs::read_dir(project().join("kconfig")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.join("kconfig").join(f.file_name().unwrap())).unwrap();
+    }
     std::fs::write(dir.join("test-vms/manifest.toml"), manifest).unwrap();
 }
 
@@ -87,6 +93,26 @@ fn a_queue_that_does_not_load_is_reported_before_any_fetch() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("does not load") && stderr(&out).contains("0001-no-such-patch.patch"),
+        "{}",
+        stderr(&out)
+    );
+    no_work_done(tmp.path());
+}
+
+#[test]
+fn a_broken_kconfig_fragment_is_reported_before_any_fetch() {
+    let tmp = tempfile::tempdir().unwrap();
+    project_with_manifest(tmp.path(), ONE_TEST);
+    std::fs::write(
+        tmp.path().join("kconfig/00-base.config"),
+        "# a typo: no CONFIG_ prefix\nNET_NS=y\n",
+    )
+    .unwrap();
+    // --baseline: no queue to load, so the fragments are what fails.
+    let out = asi_test(tmp.path(), &["--baseline"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("00-base.config") && stderr(&out).contains("not a Kconfig fragment"),
         "{}",
         stderr(&out)
     );
