@@ -794,6 +794,26 @@ struct reader {
 	int req, resp;
 };
 
+/*
+ * One "read ADDR" through the probe file fd: the answer goes to ans
+ * ("read=ok data=<32 hex digits>" or "read=fault err=-14").  False if the
+ * probe itself failed.
+ */
+static bool probe_read(int fd, unsigned long addr, char *ans, size_t size)
+{
+	char cmd[48];
+	ssize_t r;
+
+	snprintf(cmd, sizeof(cmd), "read %lx", addr);
+	if (write(fd, cmd, strlen(cmd)) < 0)
+		return false;
+	r = pread(fd, ans, size - 1, 0);
+	if (r <= 0)
+		return false;
+	ans[r] = '\0';
+	return true;
+}
+
 /* Answer batches: n addresses in, n result bytes out (1 read, 0 fault). */
 static void reader_loop(int fd, int in, int out)
 {
@@ -806,20 +826,9 @@ static void reader_loop(int fd, int in, int out)
 	while (read(in, &n, sizeof(n)) == sizeof(n) && n <= BATCH) {
 		if (read(in, addr, n * sizeof(*addr)) != (ssize_t)(n * sizeof(*addr)))
 			_exit(3);
-		for (unsigned long i = 0; i < n; i++) {
-			char cmd[48];
-			ssize_t r;
-
-			snprintf(cmd, sizeof(cmd), "read %lx", addr[i]);
-			res[i] = 0;
-			if (write(fd, cmd, strlen(cmd)) < 0)
-				continue;
-			r = pread(fd, ans, sizeof(ans) - 1, 0);
-			if (r > 0) {
-				ans[r] = '\0';
-				res[i] = !strncmp(ans, "read=ok", 7);
-			}
-		}
+		for (unsigned long i = 0; i < n; i++)
+			res[i] = probe_read(fd, addr[i], ans, sizeof(ans)) &&
+				 !strncmp(ans, "read=ok", 7);
 		if (write(out, res, n) != (ssize_t)n)
 			_exit(4);
 	}
@@ -1157,6 +1166,14 @@ static void print_row(const char *name, const struct sum *s, bool *first)
 	*first = false;
 }
 
+/* The opening of a table of sums, whose first column is `what`. */
+static void print_sum_table_head(const char *what)
+{
+	printf("      \"columns\": [\"%s\", \"objects\", \"bytes\", \"private bytes\", "
+	       "\"readable from another domain\", \"not mapped (skipped)\", \"%% private\"],\n"
+	       "      \"rows\": [", what);
+}
+
 static int cmp_sum_desc(const void *a, const void *b)
 {
 	const struct sum *x = a, *y = b;
@@ -1296,9 +1313,7 @@ static void print_json(const struct utsname *u)
 
 		printf("    {\n      \"title\": \"%s: what another domain's process can read, per object class\",\n",
 		       ph->name);
-		printf("      \"columns\": [\"class\", \"objects\", \"bytes\", \"private bytes\", "
-		       "\"readable from another domain\", \"not mapped (skipped)\", \"%% private\"],\n"
-		       "      \"rows\": [");
+		print_sum_table_head("class");
 		for (int c = 0; c < NR_CLS; c++)
 			print_row(cls_name[c], &ph->cls[c], &first);
 		print_row("total (without the ASI overhead)", &ph->total, &first);
@@ -1317,9 +1332,7 @@ static void print_json(const struct utsname *u)
 		qsort(tmp, n, sizeof(tmp[0]), cmp_sum_desc);
 		printf("    {\n      \"title\": \"%s: pernet data by pernet_operations (blob and what its init allocates)\",\n",
 		       ph->name);
-		printf("      \"columns\": [\"pernet_operations\", \"objects\", \"bytes\", \"private bytes\", "
-		       "\"readable from another domain\", \"not mapped (skipped)\", \"%% private\"],\n"
-		       "      \"rows\": [");
+		print_sum_table_head("pernet_operations");
 		for (int i = 0; i < n; i++)
 			print_row(tmp[i].name, &tmp[i].s, &first);
 		printf("\n      ]\n    },\n");
@@ -1338,9 +1351,7 @@ static void print_json(const struct utsname *u)
 		printf("    {\n      \"title\": \"%s: %s by call site and task (largest 20)\",\n",
 		       ph->name, t ? "the residue (live after the window, not freed by the teardown: not counted)" :
 		       "the class 'other'");
-		printf("      \"columns\": [\"call site (task)\", \"objects\", \"bytes\", \"private bytes\", "
-		       "\"readable from another domain\", \"not mapped (skipped)\", \"%% private\"],\n"
-		       "      \"rows\": [");
+		print_sum_table_head("call site (task)");
 		for (int i = 0; i < n && i < 20; i++)
 			print_row(tmp[i].name, &tmp[i].s, &first);
 		printf("\n      ]\n    },\n");
@@ -1433,8 +1444,9 @@ static void restore(void)
 static unsigned long per_cpu_offset0(void)
 {
 	FILE *f = fopen("/proc/kallsyms", "r");
-	char line[256], name[128], type;
-	unsigned long addr = 0, a;
+	char line[256], name[128], type, ans[192];
+	unsigned long addr = 0, a, v = 0;
+	int fd;
 
 	if (!f)
 		die("open /proc/kallsyms: %s", strerror(errno));
@@ -1447,32 +1459,19 @@ static unsigned long per_cpu_offset0(void)
 	fclose(f);
 	if (!addr)
 		die("no __per_cpu_offset in /proc/kallsyms (kptr_restrict?)");
-	{
-		int fd = open(PROBE, O_RDWR);
-		char cmd[48], ans[192], hex[17];
-		ssize_t r;
-		unsigned long v = 0;
+	fd = open(PROBE, O_RDWR);
+	if (fd < 0 || !probe_read(fd, addr, ans, sizeof(ans)))
+		die("probe of __per_cpu_offset: %s", strerror(errno));
+	close(fd);
+	if (strncmp(ans, "read=ok data=", 13))
+		die("probe answer: %s", ans);
+	/* The first 8 bytes, little-endian, in hex. */
+	for (int i = 7; i >= 0; i--) {
+		char byte[3] = { ans[13 + 2 * i], ans[14 + 2 * i], 0 };
 
-		snprintf(cmd, sizeof(cmd), "read %lx", addr);
-		if (fd < 0 || write(fd, cmd, strlen(cmd)) < 0)
-			die("probe: %s", strerror(errno));
-		r = pread(fd, ans, sizeof(ans) - 1, 0);
-		close(fd);
-		if (r <= 0)
-			die("probe answer: %s", strerror(errno));
-		ans[r] = '\0';
-		if (strncmp(ans, "read=ok data=", 13))
-			die("probe answer: %s", ans);
-		/* 8 little-endian bytes in hex */
-		memcpy(hex, ans + 13, 16);
-		hex[16] = '\0';
-		for (int i = 7; i >= 0; i--) {
-			char byte[3] = { hex[2 * i], hex[2 * i + 1], 0 };
-
-			v = (v << 8) | strtoul(byte, NULL, 16);
-		}
-		return v;
+		v = (v << 8) | strtoul(byte, NULL, 16);
 	}
+	return v;
 }
 
 int main(void)
