@@ -130,8 +130,14 @@ pub fn report_markdown(run: &RunResults, name: &str, doc: &Document) -> String {
             // The boot's own words; virtme-ng's (paths, init) are in results.json.
             let _ = writeln!(
                 out,
-                "- Guest: {} vCPUs, {} memory, {}; kernel command line adds `{}`",
-                b.cpus, b.memory, b.accel, b.append
+                "- Guest: {} vCPUs, {} memory{}, {}; kernel command line adds `{}`",
+                b.cpus,
+                b.memory,
+                b.numa_nodes
+                    .map(|n| format!(" in {n} NUMA nodes"))
+                    .unwrap_or_default(),
+                b.accel,
+                b.append
             );
             if b.accel == "tcg" {
                 let _ = writeln!(

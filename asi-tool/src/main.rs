@@ -560,6 +560,7 @@ fn run(cli: Cli) -> Result<i32> {
                 append,
                 cpus: v.cpus,
                 memory: v.memory,
+                numa_nodes: None,
                 timeout: Duration::from_secs(timeout),
                 accel,
                 rwdirs: vec![],

@@ -410,6 +410,14 @@ pub fn select_tests(project: &Project, opts: &TestOptions) -> Result<Vec<testvms
             ..t.clone()
         })
         .collect();
+    // A NUMA test needs a --memory that splits into its nodes: said now,
+    // not after the build.
+    for t in &specs {
+        if let Some(nodes) = t.numa_nodes {
+            vm::numa_args(opts.cpus, &opts.memory, nodes)
+                .map_err(|e| fail(Exit::Usage, format!("test {}: {e}", t.name)))?;
+        }
+    }
     if specs.is_empty() {
         return Err(fail(
             Exit::Usage,
@@ -632,9 +640,11 @@ fn run_stages(
         }
     }
     let mut boots = Vec::new();
-    for (append, members) in testvms::group_by_boot(&specs) {
-        let runnable: Vec<usize> = members
-            .into_iter()
+    for group in testvms::group_by_boot(&specs) {
+        let runnable: Vec<usize> = group
+            .tests
+            .iter()
+            .copied()
             .filter(|i| binaries[*i].is_some())
             .collect();
         if runnable.is_empty() {
@@ -644,7 +654,7 @@ fn run_stages(
         let (info, outcome, guest_dir) = boot_group(
             run_dir,
             boot_index,
-            &append,
+            &group,
             &runnable
                 .iter()
                 .map(|i| (&specs[*i], binaries[*i].clone().unwrap_or_default()))
@@ -740,7 +750,7 @@ pub fn exit_code<'a>(tests: &[TestResult], boots: impl Iterator<Item = &'a vm::O
 fn boot_group(
     run_dir: &Path,
     index: usize,
-    append: &str,
+    group: &testvms::BootGroup,
     tests: &[(&testvms::TestSpec, PathBuf)],
     image: &Path,
     accel: Accel,
@@ -748,6 +758,7 @@ fn boot_group(
 ) -> Result<(BootInfo, vm::Outcome, PathBuf)> {
     let budget: u64 = tests.iter().map(|(t, _)| t.timeout + 10).sum::<u64>()
         + if accel == Accel::Tcg { 120 } else { 60 };
+    let (append, numa_nodes) = (group.append.as_str(), group.numa_nodes);
     let mut flaky = None;
     let mut attempt = 0;
     loop {
@@ -764,13 +775,17 @@ fn boot_group(
             append: append.split_whitespace().map(str::to_string).collect(),
             cpus: opts.cpus,
             memory: opts.memory.clone(),
+            numa_nodes,
             timeout: Duration::from_secs(budget),
             accel,
             rwdirs: vec![run_dir.to_path_buf()],
             echo: false,
         };
+        let numa = numa_nodes
+            .map(|n| format!(", {n} NUMA nodes"))
+            .unwrap_or_default();
         eprintln!(
-            "asi-tool: boot {index} [{append}] ({accel}), {} test(s), attempt {attempt}",
+            "asi-tool: boot {index} [{append}] ({accel}{numa}), {} test(s), attempt {attempt}",
             tests.len()
         );
         let command = vec!["sh".to_string(), script_path.display().to_string()];
@@ -822,6 +837,7 @@ fn boot_group(
             accel: accel.to_string(),
             cpus: opts.cpus,
             memory: opts.memory.clone(),
+            numa_nodes,
             seconds: b.seconds,
             outcome: outcome_text,
             attempts: attempt,

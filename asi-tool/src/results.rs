@@ -129,6 +129,10 @@ pub struct BootInfo {
     pub accel: String,
     pub cpus: u32,
     pub memory: String,
+    /// NUMA nodes of the guest (the tests' `numa_nodes`); `None` for a
+    /// guest without NUMA (and in older files, which lack the field).
+    #[serde(default)]
+    pub numa_nodes: Option<u32>,
     pub seconds: f64,
     /// "exited N", "timeout", "panic".
     pub outcome: String,
@@ -316,6 +320,9 @@ impl RunResults {
                 .and_then(|b| self.boots.get(b))
                 .map(|b| {
                     let mut s = format!("[{}]", b.append);
+                    if let Some(n) = b.numa_nodes {
+                        s.push_str(&format!(" ({n} NUMA nodes)"));
+                    }
                     if b.flaky.is_some() {
                         s.push_str(" (boot retried: flaky infrastructure)");
                     }
@@ -451,6 +458,7 @@ mod tests {
                 accel: "tcg".into(),
                 cpus: 2,
                 memory: "2G".into(),
+                numa_nodes: None,
                 seconds: 14.0,
                 outcome: "exited 0".into(),
                 attempts: 2,
@@ -501,6 +509,29 @@ mod tests {
         let back = RunResults::read(&p).unwrap();
         assert_eq!(back.benchmarks["netns_coverage"]["bench"], "netns_coverage");
         assert_eq!(back, r);
+    }
+
+    /// A NUMA boot records its node count; a results.json written before
+    /// the field existed reads back as a boot without NUMA.
+    #[test]
+    fn numa_nodes_of_a_boot() {
+        let mut r = sample();
+        r.boots[0].numa_nodes = Some(2);
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("results.json");
+        r.write(&p).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains("\"numa_nodes\": 2"), "{text}");
+        assert_eq!(RunResults::read(&p).unwrap(), r);
+        assert!(r.summary_table().contains("[asi=on] (2 NUMA nodes)"));
+        let mut old: serde_json::Value = serde_json::from_str(&text).unwrap();
+        old["boots"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("numa_nodes");
+        std::fs::write(&p, old.to_string()).unwrap();
+        assert_eq!(RunResults::read(&p).unwrap().boots[0].numa_nodes, None);
+        assert!(!sample().summary_table().contains("NUMA"));
     }
 
     #[test]

@@ -58,7 +58,16 @@ pub struct TestSpec {
     /// that has no Kconfig symbol of its own (a prctl, a syscall flag).
     #[serde(default)]
     pub requires_files: Vec<String>,
+    /// Boot a NUMA guest of this many nodes ([`NUMA_NODES`]); `None`: an
+    /// ordinary guest without NUMA. The guest memory is split evenly
+    /// across the nodes and the vCPUs in contiguous ranges
+    /// ([`vm::numa_args`]).
+    #[serde(default)]
+    pub numa_nodes: Option<u32>,
 }
+
+/// The node counts a test may ask for with `numa_nodes`.
+pub const NUMA_NODES: std::ops::RangeInclusive<i64> = 2..=8;
 
 fn default_timeout() -> u64 {
     45
@@ -107,6 +116,7 @@ pub fn load(project: &Path) -> Result<Manifest> {
 }
 
 pub fn parse(text: &str) -> std::result::Result<Manifest, String> {
+    check_numa_nodes(text)?;
     let m: ManifestFile = toml::from_str(text).map_err(|e| e.to_string())?;
     // Names are unique within a suite: a benchmark may share its name with
     // the test of the same feature (they never run in the same run).
@@ -157,6 +167,40 @@ pub fn parse(text: &str) -> std::result::Result<Manifest, String> {
         tests: m.tests,
         benches: m.benches,
     })
+}
+
+/// Checks every entry's `numa_nodes` before the typed parse, so that a
+/// value out of range (or of the wrong type) is reported with the entry's
+/// name and the range, not as a bare type error.
+fn check_numa_nodes(text: &str) -> std::result::Result<(), String> {
+    // A document that does not parse is reported by the typed parse.
+    let Ok(doc) = toml::from_str::<toml::Table>(text) else {
+        return Ok(());
+    };
+    for kind in ["test", "bench"] {
+        let Some(entries) = doc.get(kind).and_then(|v| v.as_array()) else {
+            continue;
+        };
+        for entry in entries {
+            let Some(value) = entry.get("numa_nodes") else {
+                continue;
+            };
+            if value.as_integer().is_some_and(|n| NUMA_NODES.contains(&n)) {
+                continue;
+            }
+            let name = entry
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("(without a name)");
+            return Err(format!(
+                "{kind} {name}: numa_nodes = {value} is not a node count from {} to {}: \
+                 write an integer in that range, or leave numa_nodes out for a guest without NUMA",
+                NUMA_NODES.start(),
+                NUMA_NODES.end()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The `requires_config` symbols of `spec` that the kernel configuration
@@ -311,28 +355,46 @@ pub fn boot_append(spec: &TestSpec, extra: &[String]) -> String {
     words.join(" ")
 }
 
-/// Tests grouped by kernel command line, in manifest order. Two command
-/// lines with the same words in another order (a pinned `asi=on no5lvl`
-/// and a merged `no5lvl asi=on`) are one boot, under the first spelling.
-pub fn group_by_boot(tests: &[TestSpec]) -> Vec<(String, Vec<usize>)> {
+/// One boot of a run: the kernel command line and the NUMA layout its
+/// tests share, and the tests (indices into the run's list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootGroup {
+    /// The extra kernel command line, as the first test of the group spells it.
+    pub append: String,
+    /// `numa_nodes` of the group's tests (`None`: no NUMA).
+    pub numa_nodes: Option<u32>,
+    pub tests: Vec<usize>,
+}
+
+/// Tests grouped by boot, in manifest order: tests share a boot when they
+/// have the same kernel command line and the same `numa_nodes`. Two
+/// command lines with the same words in another order (a pinned `asi=on
+/// no5lvl` and a merged `no5lvl asi=on`) are one command line, under the
+/// first spelling.
+pub fn group_by_boot(tests: &[TestSpec]) -> Vec<BootGroup> {
     let words = |s: &str| {
         let mut w: Vec<String> = s.split_whitespace().map(str::to_string).collect();
         w.sort();
         w
     };
-    let mut groups: Vec<(String, Vec<String>, Vec<usize>)> = Vec::new();
+    // Sorted words of the command line, and the node count.
+    type Key = (Vec<String>, Option<u32>);
+    let mut groups: Vec<(Key, BootGroup)> = Vec::new();
     for (i, t) in tests.iter().enumerate() {
-        let key = words(&t.append);
-        match groups.iter_mut().find(|(_, k, _)| *k == key) {
-            Some((_, _, v)) => v.push(i),
+        let key = (words(&t.append), t.numa_nodes);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => g.tests.push(i),
             None => groups.push((
-                t.append.split_whitespace().collect::<Vec<_>>().join(" "),
                 key,
-                vec![i],
+                BootGroup {
+                    append: t.append.split_whitespace().collect::<Vec<_>>().join(" "),
+                    numa_nodes: t.numa_nodes,
+                    tests: vec![i],
+                },
             )),
         }
     }
-    groups.into_iter().map(|(a, _, v)| (a, v)).collect()
+    groups.into_iter().map(|(_, g)| g).collect()
 }
 
 /// The shell script the guest runs for one boot.
@@ -487,12 +549,16 @@ append = "asi=on"
         assert_eq!(t.len(), 3);
         assert_eq!(t[1].timeout, 45);
         assert!(t[0].needs_patches && !t[1].needs_patches);
-        let g = group_by_boot(t);
+        let shape = |g: &[BootGroup]| {
+            g.iter()
+                .map(|g| (g.append.clone(), g.numa_nodes, g.tests.clone()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
-            g,
+            shape(&group_by_boot(t)),
             vec![
-                ("asi=on".to_string(), vec![0, 2]),
-                ("asi=off".to_string(), vec![1])
+                ("asi=on".to_string(), None, vec![0, 2]),
+                ("asi=off".to_string(), None, vec![1])
             ]
         );
         // The same words in another order are the same boot.
@@ -500,10 +566,10 @@ append = "asi=on"
         t2[0].append = "asi=on  no5lvl".into();
         t2[2].append = "no5lvl asi=on".into();
         assert_eq!(
-            group_by_boot(&t2),
+            shape(&group_by_boot(&t2)),
             vec![
-                ("asi=on no5lvl".to_string(), vec![0, 2]),
-                ("asi=off".to_string(), vec![1])
+                ("asi=on no5lvl".to_string(), None, vec![0, 2]),
+                ("asi=off".to_string(), None, vec![1])
             ]
         );
         let p = source_path(&t[0], Path::new("/p"), Path::new("/k"));
@@ -514,6 +580,77 @@ append = "asi=on"
         assert_eq!(
             source_path(&t[2], Path::new("/p"), Path::new("/k")),
             PathBuf::from("/p/test-vms/smoke.sh")
+        );
+    }
+
+    #[test]
+    fn numa_nodes_is_parsed_and_checked() {
+        let m = parse(
+            "[[test]]\nname='a'\nsource='x.c'\nnuma_nodes=2\n\
+             [[test]]\nname='b'\nsource='y.c'\n\
+             [[test]]\nname='c'\nsource='z.c'\nnuma_nodes=8\n\
+             [[bench]]\nname='d'\nsource='w.c'\nnuma_nodes=4\n",
+        )
+        .unwrap();
+        assert_eq!(m.tests[0].numa_nodes, Some(2));
+        assert_eq!(m.tests[1].numa_nodes, None);
+        assert_eq!(m.tests[2].numa_nodes, Some(8));
+        assert_eq!(m.benches[0].numa_nodes, Some(4));
+        for (bad, kind) in [
+            ("[[test]]\nname='a'\nsource='x.c'\nnuma_nodes=1\n", "test a"),
+            ("[[test]]\nname='a'\nsource='x.c'\nnuma_nodes=0\n", "test a"),
+            ("[[test]]\nname='a'\nsource='x.c'\nnuma_nodes=9\n", "test a"),
+            ("[[test]]\nname='a'\nsource='x.c'\nnuma_nodes=-2\n", "test a"),
+            (
+                "[[test]]\nname='a'\nsource='x.c'\nnuma_nodes=99999999999\n",
+                "test a",
+            ),
+            ("[[test]]\nname='a'\nsource='x.c'\nnuma_nodes='2'\n", "test a"),
+            ("[[test]]\nname='a'\nsource='x.c'\nnuma_nodes=2.0\n", "test a"),
+            ("[[test]]\nname='a'\nsource='x.c'\nnuma_nodes=true\n", "test a"),
+            (
+                "[[test]]\nname='ok'\nsource='x.c'\nnuma_nodes=2\n\
+                 [[test]]\nname='big'\nsource='y.c'\nnuma_nodes=16\n",
+                "test big",
+            ),
+            (
+                "[[test]]\nname='a'\nsource='x.c'\n[[bench]]\nname='c'\nsource='z.c'\nnuma_nodes=1\n",
+                "bench c",
+            ),
+            ("[[test]]\nsource='x.c'\nnuma_nodes=1\n", "test (without a name)"),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.contains(kind), "{bad:?}: {e}");
+            assert!(e.contains("numa_nodes = "), "{bad:?}: {e}");
+            assert!(e.contains("from 2 to 8"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn tests_share_a_boot_only_with_the_same_numa_nodes() {
+        let m = parse(
+            "[[test]]\nname='a'\nsource='a.c'\nappend='asi=on'\n\
+             [[test]]\nname='b'\nsource='b.c'\nappend='asi=on'\nnuma_nodes=2\n\
+             [[test]]\nname='c'\nsource='c.c'\nappend='asi=on'\nnuma_nodes=4\n\
+             [[test]]\nname='d'\nsource='d.c'\nappend='asi=on'\nnuma_nodes=2\n\
+             [[test]]\nname='e'\nsource='e.c'\nappend='asi=off'\nnuma_nodes=2\n\
+             [[test]]\nname='f'\nsource='f.c'\nappend='asi=on'\n",
+        )
+        .unwrap();
+        let g = group_by_boot(&m.tests);
+        let group = |append: &str, numa_nodes, tests: &[usize]| BootGroup {
+            append: append.into(),
+            numa_nodes,
+            tests: tests.to_vec(),
+        };
+        assert_eq!(
+            g,
+            vec![
+                group("asi=on", None, &[0, 5]),
+                group("asi=on", Some(2), &[1, 3]),
+                group("asi=on", Some(4), &[2]),
+                group("asi=off", Some(2), &[4]),
+            ]
         );
     }
 
@@ -694,6 +831,7 @@ append = "asi=on"
             pinned: false,
             requires_config: vec![],
             requires_files: vec![],
+            numa_nodes: None,
         };
         let bin = build_one(&spec, d.path(), d.path(), d.path()).unwrap();
         assert!(std::process::Command::new(&bin).status().unwrap().success());
@@ -723,6 +861,7 @@ append = "asi=on"
             pinned: false,
             requires_config: vec![],
             requires_files: vec![],
+            numa_nodes: None,
         };
         let script = guest_script(&out, &[(&spec, bin)]);
         let path = d.path().join("boot.sh");

@@ -48,6 +48,8 @@ pub struct VmOptions {
     pub cpus: u32,
     /// vng's memory syntax, e.g. "2G".
     pub memory: String,
+    /// A NUMA guest of this many nodes (see [`numa_args`]); `None`: no NUMA.
+    pub numa_nodes: Option<u32>,
     pub timeout: Duration,
     pub accel: Accel,
     /// Host directories the guest may write (same path inside).
@@ -176,16 +178,110 @@ pub fn find_panic(lines: &[String]) -> Option<Vec<String>> {
     Some(lines[start..lines.len().min(first + 40)].to_vec())
 }
 
-/// The vng command line for a boot.
-pub fn vng_command(image: &Path, command: &[String], opts: &VmOptions) -> Stream {
-    let mut s = Stream::new("vng")
-        .arg("--run")
-        .arg(image)
-        .arg("--verbose")
-        .arg("--cpus")
-        .arg(opts.cpus.to_string())
-        .arg("--memory")
-        .arg(&opts.memory);
+/// Guest memory in vng's syntax (digits, then `K`, `M` or `G`; no suffix
+/// is MiB, as vng reads it) in MiB, when it is a whole number of MiB.
+pub fn memory_mib(memory: &str) -> std::result::Result<u64, String> {
+    let (digits, unit) = match memory.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&memory[..i], Some(c)),
+        _ => (memory, None),
+    };
+    let bad = || {
+        format!(
+            "guest memory {memory:?} is not in vng's syntax: digits with an optional \
+             K, M or G (e.g. 2G or 1536M)"
+        )
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let mib = match unit {
+        None | Some('M') => Some(n),
+        Some('G') => n.checked_mul(1024),
+        Some('K') if n.is_multiple_of(1024) => Some(n / 1024),
+        Some('K') => {
+            return Err(format!(
+                "guest memory {memory} is not a whole number of MiB"
+            ))
+        }
+        Some(_) => None,
+    };
+    mib.ok_or_else(bad)
+}
+
+/// The vng arguments of a NUMA guest of `cpus` vCPUs and `memory` (vng
+/// syntax) made of `nodes` nodes, in place of `--cpus N`: `--cpus` with
+/// the CPU topology (vng passes it to QEMU's `-smp`, as its own `--cpus
+/// host` does), then one `--numa MEM[,cpus=A[-B]]` per node, in node order.
+///
+/// The memory is split evenly in whole MiB (an error if it does not split
+/// so). The vCPUs go in contiguous ranges, the first `cpus % nodes` nodes
+/// getting one more; with fewer vCPUs than nodes the last nodes have
+/// memory and no CPU (QEMU 7.2 accepts such a node without a warning;
+/// Linux takes it as a memory-only node, like one of persistent memory).
+/// Every vCPU is in a node: QEMU warns about one left out of all.
+///
+/// No socket spans two nodes: QEMU's default topology puts every vCPU in
+/// one socket, whose shared last-level cache split across nodes makes
+/// Linux warn at boot (`sched: CPU #1's llc-sibling CPU #0 is not on the
+/// same node!`, a WARNING that the console scan takes for a broken
+/// kernel). So each node's vCPUs are a socket of their own when the vCPUs
+/// divide evenly into the nodes, and each vCPU is one otherwise.
+pub fn numa_args(cpus: u32, memory: &str, nodes: u32) -> std::result::Result<Vec<String>, String> {
+    if nodes == 0 {
+        return Err("a NUMA guest needs at least one node".into());
+    }
+    if cpus == 0 {
+        return Err("a NUMA guest needs at least one vCPU".into());
+    }
+    let mib = memory_mib(memory)?;
+    if mib == 0 || !mib.is_multiple_of(u64::from(nodes)) {
+        return Err(format!(
+            "guest memory {memory} ({mib} MiB) does not split evenly into {nodes} NUMA nodes \
+             of whole MiB: pass a --memory that does (e.g. {}M)",
+            (mib / u64::from(nodes)).max(1) * u64::from(nodes)
+        ));
+    }
+    let per_node = mib / u64::from(nodes);
+    let sockets = if cpus >= nodes && cpus.is_multiple_of(nodes) {
+        nodes
+    } else {
+        cpus
+    };
+    let mut args = vec![
+        "--cpus".to_string(),
+        format!(
+            "{cpus},sockets={sockets},cores={},threads=1",
+            cpus / sockets
+        ),
+    ];
+    let mut next = 0;
+    for node in 0..nodes {
+        let count = cpus / nodes + u32::from(node < cpus % nodes);
+        let range = match count {
+            0 => String::new(),
+            1 => format!(",cpus={next}"),
+            _ => format!(",cpus={next}-{}", next + count - 1),
+        };
+        next += count;
+        args.push("--numa".into());
+        args.push(format!("{per_node}M{range}"));
+    }
+    Ok(args)
+}
+
+/// The vng command line for a boot; an error when the guest memory does
+/// not split into the NUMA nodes asked for.
+pub fn vng_command(image: &Path, command: &[String], opts: &VmOptions) -> Result<Stream> {
+    let mut s = Stream::new("vng").arg("--run").arg(image).arg("--verbose");
+    s = match opts.numa_nodes {
+        None => s.arg("--cpus").arg(opts.cpus.to_string()),
+        Some(nodes) => s.args(
+            numa_args(opts.cpus, &opts.memory, nodes)
+                .map_err(|e| crate::error::fail(crate::error::Exit::Usage, e))?,
+        ),
+    };
+    s = s.arg("--memory").arg(&opts.memory);
     if opts.accel == Accel::Tcg {
         s = s.arg("--disable-kvm");
     }
@@ -200,7 +296,7 @@ pub fn vng_command(image: &Path, command: &[String], opts: &VmOptions) -> Stream
     for d in &opts.rwdirs {
         s = s.arg(format!("--rwdir={}", d.display()));
     }
-    s.arg("--").args(command.iter().cloned())
+    Ok(s.arg("--").args(command.iter().cloned()))
 }
 
 /// Boots `image` and runs `command`; the console goes to `console`.
@@ -214,7 +310,7 @@ pub fn boot(image: &Path, command: &[String], opts: &VmOptions, console: &Path) 
             ),
         ));
     }
-    let stream = vng_command(image, command, opts).timeout(opts.timeout);
+    let stream = vng_command(image, command, opts)?.timeout(opts.timeout);
     let line = stream.command_line();
     let start = Instant::now();
     let mut lines = Vec::new();
@@ -287,6 +383,7 @@ pub fn probe_accel(cache: &Cache, image: &Path) -> Result<Accel> {
         append: vec![],
         cpus: 1,
         memory: "512M".into(),
+        numa_nodes: None,
         timeout: Duration::from_secs(45),
         accel: Accel::Kvm,
         rwdirs: vec![],
@@ -374,17 +471,136 @@ mod tests {
             append: vec!["asi=on".into()],
             cpus: 2,
             memory: "2G".into(),
+            numa_nodes: None,
             timeout: Duration::from_secs(5),
             accel: Accel::Tcg,
             rwdirs: vec![PathBuf::from("/r")],
             echo: false,
         };
-        let line =
-            vng_command(Path::new("/b/bzImage"), &["/bin/true".into()], &opts).command_line();
+        let line = vng_command(Path::new("/b/bzImage"), &["/bin/true".into()], &opts)
+            .unwrap()
+            .command_line();
         assert_eq!(
             line,
             "vng --run /b/bzImage --verbose --cpus 2 --memory 2G --disable-kvm --force-9p --append 'printk.time=1 asi=on' --rwdir=/r -- /bin/true"
         );
+        let numa = VmOptions {
+            numa_nodes: Some(2),
+            ..opts.clone()
+        };
+        let line = vng_command(Path::new("/b/bzImage"), &["/bin/true".into()], &numa)
+            .unwrap()
+            .command_line();
+        assert_eq!(
+            line,
+            "vng --run /b/bzImage --verbose --cpus 2,sockets=2,cores=1,threads=1 --numa 1024M,cpus=0 --numa 1024M,cpus=1 --memory 2G --disable-kvm --force-9p --append 'printk.time=1 asi=on' --rwdir=/r -- /bin/true"
+        );
+        let uneven = VmOptions {
+            memory: "1025M".into(),
+            ..numa
+        };
+        let Err(e) = vng_command(Path::new("/b/bzImage"), &[], &uneven) else {
+            panic!("1025M split into 2 nodes");
+        };
+        assert!(format!("{e}").contains("does not split evenly"), "{e}");
+        assert_eq!(crate::error::exit_code_of(&e), crate::error::Exit::Usage);
+    }
+
+    #[test]
+    fn guest_memory_in_mib() {
+        assert_eq!(memory_mib("2G"), Ok(2048));
+        assert_eq!(memory_mib("1536M"), Ok(1536));
+        assert_eq!(memory_mib("1536"), Ok(1536)); // vng reads a bare number as MiB
+        assert_eq!(memory_mib("2097152K"), Ok(2048));
+        assert!(memory_mib("1000K")
+            .unwrap_err()
+            .contains("whole number of MiB"));
+        for bad in [
+            "",
+            "G",
+            "2g",
+            "2T",
+            "1.5G",
+            "-2G",
+            "2 G",
+            "2GB",
+            "99999999999999999999G",
+        ] {
+            let e = memory_mib(bad).unwrap_err();
+            assert!(e.contains("vng's syntax"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn numa_layouts() {
+        let args = |cpus, memory, nodes| numa_args(cpus, memory, nodes).unwrap().join(" ");
+        assert_eq!(
+            args(2, "2G", 2),
+            "--cpus 2,sockets=2,cores=1,threads=1 --numa 1024M,cpus=0 --numa 1024M,cpus=1"
+        );
+        // A node's vCPUs are one socket when they divide evenly.
+        assert_eq!(
+            args(4, "2G", 2),
+            "--cpus 4,sockets=2,cores=2,threads=1 --numa 1024M,cpus=0-1 --numa 1024M,cpus=2-3"
+        );
+        // Otherwise every vCPU is a socket, and the first nodes get the odd ones.
+        assert_eq!(
+            args(5, "3G", 3),
+            "--cpus 5,sockets=5,cores=1,threads=1 \
+             --numa 1024M,cpus=0-1 --numa 1024M,cpus=2-3 --numa 1024M,cpus=4"
+        );
+        // Fewer vCPUs than nodes: the last nodes have memory only.
+        assert_eq!(
+            args(1, "2G", 2),
+            "--cpus 1,sockets=1,cores=1,threads=1 --numa 1024M,cpus=0 --numa 1024M"
+        );
+        assert_eq!(
+            args(2, "1536M", 3),
+            "--cpus 2,sockets=2,cores=1,threads=1 --numa 512M,cpus=0 --numa 512M,cpus=1 --numa 512M"
+        );
+        assert_eq!(
+            args(2, "2G", 1),
+            "--cpus 2,sockets=1,cores=2,threads=1 --numa 2048M,cpus=0-1"
+        );
+        // Every vCPU is in exactly one node, and no socket spans two nodes.
+        for cpus in 1..=9 {
+            for nodes in 2..=8 {
+                // 840 MiB splits into any node count from 2 to 8.
+                let a = numa_args(cpus, "840M", nodes).unwrap();
+                assert_eq!(a.len(), 2 + 2 * nodes as usize);
+                let smp: Vec<u32> = a[1]
+                    .split(',')
+                    .map(|w| w.rsplit('=').next().unwrap().parse().unwrap())
+                    .collect();
+                let (sockets, cores) = (smp[1], smp[2]);
+                assert_eq!((smp[0], sockets * cores), (cpus, cpus), "{a:?}");
+                let mut seen = vec![];
+                for node in a[3..].iter().step_by(2) {
+                    assert!(node.starts_with(&format!("{}M", 840 / nodes)), "{a:?}");
+                    if let Some((_, r)) = node.split_once(",cpus=") {
+                        let (lo, hi) = r.split_once('-').unwrap_or((r, r));
+                        let (lo, hi): (u32, u32) = (lo.parse().unwrap(), hi.parse().unwrap());
+                        // QEMU numbers vCPUs socket by socket.
+                        assert_eq!(lo % cores, 0, "{a:?}");
+                        assert_eq!((hi + 1) % cores, 0, "{a:?}");
+                        seen.extend(lo..=hi);
+                    }
+                }
+                assert_eq!(seen, (0..cpus).collect::<Vec<_>>(), "{a:?}");
+            }
+        }
+        for (cpus, memory, nodes, why) in [
+            (2, "1025M", 2, "does not split evenly"),
+            (2, "2G", 3, "does not split evenly"),
+            (2, "0", 2, "does not split evenly"),
+            (2, "2g", 2, "vng's syntax"),
+            (2, "2G", 0, "at least one node"),
+            (0, "2G", 2, "at least one vCPU"),
+        ] {
+            let e = numa_args(cpus, memory, nodes).unwrap_err();
+            assert!(e.contains(why), "{memory} / {nodes}: {e}");
+        }
+        assert!(numa_args(2, "2G", 3).unwrap_err().contains("e.g. 2046M"));
     }
 
     #[test]
@@ -394,6 +610,7 @@ mod tests {
             append: vec![],
             cpus: 1,
             memory: "1G".into(),
+            numa_nodes: None,
             timeout: Duration::from_secs(1),
             accel: Accel::Tcg,
             rwdirs: vec![],

@@ -149,3 +149,40 @@ fn a_run_that_fails_after_it_started_leaves_an_error_record() {
         "{r}"
     );
 }
+
+/// A `numa_nodes` out of range is a broken manifest; a `--memory` that
+/// does not split into a NUMA test's nodes is a usage error: both said
+/// before any fetch. (`--tree` names a directory that is no kernel tree,
+/// so that a check that failed to stop the run would end at once.)
+#[test]
+fn a_numa_test_that_cannot_boot_is_reported_before_any_fetch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let not_git = tmp.path().join("not-a-git-tree");
+    std::fs::create_dir(&not_git).unwrap();
+    let tree = not_git.to_str().unwrap();
+    project_with_manifest(tmp.path(), &format!("{ONE_TEST}numa_nodes = 9\n"));
+    let out = asi_test(tmp.path(), &["--tree", tree]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("test guest_smoke: numa_nodes = 9")
+            && stderr(&out).contains("from 2 to 8"),
+        "{}",
+        stderr(&out)
+    );
+    no_work_done(tmp.path());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let not_git = tmp.path().join("not-a-git-tree");
+    std::fs::create_dir(&not_git).unwrap();
+    let tree = not_git.to_str().unwrap();
+    project_with_manifest(tmp.path(), &format!("{ONE_TEST}numa_nodes = 2\n"));
+    let out = asi_test(tmp.path(), &["--tree", tree, "--memory", "1025M"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("test guest_smoke: guest memory 1025M")
+            && stderr(&out).contains("does not split evenly into 2 NUMA nodes"),
+        "{}",
+        stderr(&out)
+    );
+    no_work_done(tmp.path());
+}
