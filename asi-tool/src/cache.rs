@@ -71,14 +71,28 @@ impl Cache {
     }
 
     /// Every directory the cache holds for one kernel version: the tree,
-    /// its build directories and asi-tool's work trees of it.
+    /// its build directories (`build/<version>`, `build/<version>-baseline`
+    /// and any other `build/<version>-*` there is, such as the debug
+    /// kernel's `build/<version>-debug`) and asi-tool's work trees of it.
     pub fn version_dirs(&self, version: &str) -> VersionDirs {
+        let mut builds = vec![
+            self.build(version),
+            self.build(&format!("{version}-baseline")),
+        ];
+        let prefix = format!("{version}-");
+        if let Ok(entries) = std::fs::read_dir(self.root.join("build")) {
+            let mut more: Vec<PathBuf> = entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                .map(|e| self.build(&e.file_name().to_string_lossy()))
+                .filter(|d| !builds.contains(d))
+                .collect();
+            more.sort();
+            builds.extend(more);
+        }
         VersionDirs {
             tree: self.kernel(version),
-            builds: vec![
-                self.build(version),
-                self.build(&format!("{version}-baseline")),
-            ],
+            builds,
             worktrees: vec![
                 self.worktree(&format!("{version}-baseline")),
                 self.worktree(&format!("rebase-{version}")),
@@ -96,7 +110,8 @@ impl Cache {
 pub struct VersionDirs {
     /// `kernels/<version>/` (the git repository and its checkout).
     pub tree: PathBuf,
-    /// `build/<version>/`, `build/<version>-baseline/`.
+    /// `build/<version>/`, `build/<version>-baseline/`, and any other
+    /// `build/<version>-*/` that exists (`-debug`, `-baseline-debug`).
     pub builds: Vec<PathBuf>,
     /// `worktrees/<version>-baseline/`, `worktrees/rebase-<version>/`.
     pub worktrees: Vec<PathBuf>,
@@ -428,10 +443,28 @@ mod tests {
         let dry = gc(&c, &cached, &wanted, true).unwrap();
         assert!(dry[0].freed && dry[0].action.starts_with("would remove"));
         assert!(c.kernel("7.1.1").exists());
+        // The debug kernel's build directories go with their version
+        // (and 7.1.1's are not 7.1.12's).
+        for b in ["7.1.1-debug", "7.1.1-baseline-debug", "7.1.12-debug"] {
+            std::fs::create_dir_all(c.build(b)).unwrap();
+            std::fs::write(c.build(b).join("f"), [0u8; 10]).unwrap();
+        }
+        assert_eq!(
+            c.version_dirs("7.1.1").builds,
+            [
+                "7.1.1",
+                "7.1.1-baseline",
+                "7.1.1-baseline-debug",
+                "7.1.1-debug"
+            ]
+            .map(|b| c.build(b))
+        );
         let rows = gc(&c, &cached, &wanted, false).unwrap();
-        assert_eq!(rows[0].usage.total(), 50);
+        assert_eq!(rows[0].usage.total(), 70);
         assert!(rows[0].freed && !c.kernel("7.1.1").exists());
         assert!(!c.build("7.1.1-baseline").exists());
+        assert!(!c.build("7.1.1-debug").exists() && !c.build("7.1.1-baseline-debug").exists());
+        assert!(c.build("7.1.12-debug").exists());
         assert!(!rows[1].freed && rows[1].action.contains("running asi-tool uses it"));
         assert!(c.kernel("7.1.2").exists());
         assert!(!rows[2].freed && rows[2].action.starts_with("keep"));

@@ -11,6 +11,12 @@
 //! queue of 6.12 may be ahead of the per-version variants): it is merged
 //! only if the kernel tree declares SYMBOL (`config SYMBOL` or `menuconfig
 //! SYMBOL` in a `Kconfig*` file), and otherwise left out, saying so.
+//!
+//! Every fragment is merged into every build, except one marked `# asi-tool:
+//! opt-in` (e.g. `70-debug.config`, the debug kernel): it is merged only
+//! into a build that names it (`--kconfig 70-debug.config`, a matrix
+//! config's `kconfig = [...]`), and such a build gets a build directory of
+//! its own ([`build_suffix`]), so that it never dirties the normal one.
 
 use crate::cmd;
 use crate::error::{fail, Exit};
@@ -21,6 +27,7 @@ use xshell::{cmd, Shell};
 
 pub const NEEDS_PATCHES: &str = "# asi-tool: needs-patches";
 pub const IF_KCONFIG: &str = "# asi-tool: if-kconfig";
+pub const OPT_IN: &str = "# asi-tool: opt-in";
 /// The base configuration the fragments are merged onto.
 pub const BASE_TARGET: &str = "x86_64_defconfig";
 
@@ -44,6 +51,8 @@ pub struct Fragment {
     pub name: String,
     pub path: PathBuf,
     pub needs_patches: bool,
+    /// `# asi-tool: opt-in`: merged only into builds that name it.
+    pub opt_in: bool,
     /// `# asi-tool: if-kconfig` symbols (without `CONFIG_`): merged only
     /// when the kernel tree declares all of them.
     pub if_kconfig: Vec<String>,
@@ -101,10 +110,11 @@ pub struct Selection {
 }
 
 /// The fragments of `dir`, sorted by name, for the kernel source tree
-/// `tree`; `patched == false` leaves out the ones that need the queue, and
-/// an `if-kconfig` fragment is left out when `tree` lacks its symbol.
-pub fn fragments(dir: &Path, patched: bool, tree: &Path) -> Result<Selection> {
-    let all = load(dir, patched)?;
+/// `tree`; `patched == false` leaves out the ones that need the queue,
+/// `extra` names the opt-in fragments to merge too (see [`load`]), and an
+/// `if-kconfig` fragment is left out when `tree` lacks its symbol.
+pub fn fragments(dir: &Path, patched: bool, extra: &[String], tree: &Path) -> Result<Selection> {
+    let all = load(dir, patched, extra)?;
     let wanted: BTreeSet<String> = all.iter().flat_map(|f| f.if_kconfig.clone()).collect();
     let declared = declared_symbols(tree, &wanted)?;
     let mut sel = Selection {
@@ -123,10 +133,98 @@ pub fn fragments(dir: &Path, patched: bool, tree: &Path) -> Result<Selection> {
     Ok(sel)
 }
 
+/// The first lines of a fragment, where its `# asi-tool:` headers are.
+fn header(text: &str) -> Vec<&str> {
+    text.lines().take(10).map(str::trim).collect()
+}
+
+/// A fragment's short name, the build-directory suffix it gives:
+/// `70-debug.config` → `debug` (the leading number and `-` dropped).
+fn short_name(name: &str) -> &str {
+    let stem = name.strip_suffix(".config").unwrap_or(name);
+    let rest = stem.trim_start_matches(|c: char| c.is_ascii_digit());
+    match rest.strip_prefix('-') {
+        Some(r) if rest.len() < stem.len() && !r.is_empty() => r,
+        _ => stem,
+    }
+}
+
+/// The suffix of the build directory of a build with the opt-in fragments
+/// `extra` (`build/<version>-<suffix>`, `build/<version>-baseline-<suffix>`):
+/// their short names in name order, joined by `-`; `None` for no extra
+/// fragment (the normal build directory).
+pub fn build_suffix(extra: &[String]) -> Option<String> {
+    let mut names: Vec<&str> = extra.iter().map(|n| short_name(n)).collect();
+    names.sort();
+    names.dedup();
+    (!names.is_empty()).then(|| names.join("-"))
+}
+
+/// Checks that each of `extra` names an opt-in fragment of `dir` (a file
+/// `dir/<name>` with the `# asi-tool: opt-in` header), reading nothing but
+/// their headers: what `ci/matrix.toml`'s `kconfig` keys and `--kconfig`
+/// must name. Opt-in fragments must have distinct short names (they name
+/// build directories). The error is a sentence naming what is there.
+pub fn check_extra(dir: &Path, extra: &[String]) -> std::result::Result<(), String> {
+    let mut opt_in: Vec<String> = Vec::new();
+    let mut all: Vec<String> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if !name.ends_with(".config") {
+                continue;
+            }
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            if header(&text).contains(&OPT_IN) {
+                opt_in.push(name.clone());
+            }
+            all.push(name);
+        }
+    }
+    opt_in.sort();
+    for (i, a) in opt_in.iter().enumerate() {
+        if let Some(b) = opt_in[i + 1..]
+            .iter()
+            .find(|b| short_name(b) == short_name(a))
+        {
+            return Err(format!(
+                "{} and {b} would share the build directory suffix -{}: rename one",
+                a,
+                short_name(a)
+            ));
+        }
+    }
+    let there = if opt_in.is_empty() {
+        "none".to_string()
+    } else {
+        opt_in.join(", ")
+    };
+    for name in extra {
+        if opt_in.contains(name) {
+            continue;
+        }
+        return Err(if all.contains(name) {
+            format!(
+                "{name} is merged into every build: only a fragment marked `{OPT_IN}` \
+                 can be asked for (opt-in fragments: {there})"
+            )
+        } else {
+            format!(
+                "no Kconfig fragment {name:?} in {} (opt-in fragments: {there})",
+                dir.display()
+            )
+        });
+    }
+    Ok(())
+}
+
 /// The fragments of `dir`, sorted by name, read and checked without a
 /// kernel tree (so before any fetch): each must set at least one option,
-/// and its `if-kconfig` lines must name one symbol each.
-pub fn load(dir: &Path, patched: bool) -> Result<Vec<Fragment>> {
+/// and its `if-kconfig` lines must name one symbol each. An opt-in
+/// fragment is among them only if `extra` names it; a name in `extra`
+/// that is not an opt-in fragment of `dir` is a usage error.
+pub fn load(dir: &Path, patched: bool, extra: &[String]) -> Result<Vec<Fragment>> {
+    check_extra(dir, extra).map_err(|e| fail(Exit::Usage, format!("--kconfig: {e}")))?;
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list config fragments in {}", dir.display()))?
         .flatten()
@@ -138,9 +236,17 @@ pub fn load(dir: &Path, patched: bool) -> Result<Vec<Fragment>> {
     for path in paths {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let header: Vec<&str> = text.lines().take(10).map(str::trim).collect();
+        let header = header(&text);
         let needs_patches = header.contains(&NEEDS_PATCHES);
         if needs_patches && !patched {
+            continue;
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let opt_in = header.contains(&OPT_IN);
+        if opt_in && !extra.contains(&name) {
             continue;
         }
         let mut if_kconfig = Vec::new();
@@ -173,12 +279,10 @@ pub fn load(dir: &Path, patched: bool) -> Result<Vec<Fragment>> {
             ));
         }
         all.push(Fragment {
-            name: path
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default(),
+            name,
             path,
             needs_patches,
+            opt_in,
             if_kconfig,
             options,
         });
@@ -387,6 +491,7 @@ mod tests {
             name: "50-asi.config".into(),
             path: PathBuf::from("kconfig/50-asi.config"),
             needs_patches: true,
+            opt_in: false,
             if_kconfig: vec![],
             options: vec![
                 ("CONFIG_ASI_NETNS".into(), Value::Set("y".into())),
@@ -445,13 +550,95 @@ mod tests {
         )
         .unwrap();
         let tree = d.path();
-        assert_eq!(fragments(d.path(), true, tree).unwrap().merged.len(), 2);
-        let base = fragments(d.path(), false, tree).unwrap();
+        assert_eq!(
+            fragments(d.path(), true, &[], tree).unwrap().merged.len(),
+            2
+        );
+        let base = fragments(d.path(), false, &[], tree).unwrap();
         assert_eq!(base.merged.len(), 1);
         assert_eq!(base.merged[0].name, "a.config");
         assert!(base.left_out.is_empty());
         std::fs::write(d.path().join("c.config"), "just words\n").unwrap();
-        assert!(fragments(d.path(), true, tree).is_err());
+        assert!(fragments(d.path(), true, &[], tree).is_err());
+    }
+
+    /// An opt-in fragment is merged only when named, gets a build
+    /// directory suffix of its own, and naming anything else is refused.
+    #[test]
+    fn opt_in_fragments_are_merged_only_when_named() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        std::fs::write(dir.join("00-base.config"), "CONFIG_A=y\n").unwrap();
+        std::fs::write(
+            dir.join("50-asi.config"),
+            format!("{NEEDS_PATCHES}\nCONFIG_ASI=y\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("70-debug.config"),
+            format!("# The debug kernel.\n{OPT_IN}\nCONFIG_KASAN=y\n"),
+        )
+        .unwrap();
+        let names = |patched, extra: &[&str]| -> Vec<String> {
+            let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+            fragments(dir, patched, &extra, dir)
+                .unwrap()
+                .merged
+                .iter()
+                .map(|f| f.name.clone())
+                .collect()
+        };
+        // The default build never gets it.
+        assert_eq!(names(true, &[]), ["00-base.config", "50-asi.config"]);
+        assert_eq!(names(false, &[]), ["00-base.config"]);
+        // Named, it is merged in name order, patched or not.
+        assert_eq!(
+            names(true, &["70-debug.config"]),
+            ["00-base.config", "50-asi.config", "70-debug.config"]
+        );
+        assert_eq!(
+            names(false, &["70-debug.config"]),
+            ["00-base.config", "70-debug.config"]
+        );
+        assert!(load(dir, true, &["70-debug.config".into()]).unwrap()[2].opt_in);
+        // Unknown names, and fragments every build gets, are usage errors.
+        for (bad, why) in [
+            ("70-debg.config", "no Kconfig fragment \"70-debg.config\""),
+            ("debug", "no Kconfig fragment \"debug\""),
+            ("../kconfig/70-debug.config", "no Kconfig fragment"),
+            (
+                "00-base.config",
+                "00-base.config is merged into every build",
+            ),
+        ] {
+            let e = load(dir, true, &[bad.to_string()]).unwrap_err();
+            let msg = format!("{e}");
+            assert!(msg.contains(why), "{bad}: {msg}");
+            assert!(msg.contains("(opt-in fragments: 70-debug.config)"), "{msg}");
+            assert_eq!(crate::error::exit_code_of(&e), Exit::Usage, "{bad}");
+        }
+        // Two opt-in fragments may not share a build directory suffix.
+        std::fs::write(
+            dir.join("80-debug.config"),
+            format!("{OPT_IN}\nCONFIG_B=y\n"),
+        )
+        .unwrap();
+        let e = check_extra(dir, &[]).unwrap_err();
+        assert!(e.contains("share the build directory suffix -debug"), "{e}");
+    }
+
+    #[test]
+    fn build_suffixes() {
+        let s =
+            |names: &[&str]| build_suffix(&names.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+        assert_eq!(s(&[]), None);
+        assert_eq!(s(&["70-debug.config"]).as_deref(), Some("debug"));
+        assert_eq!(s(&["debug.config"]).as_deref(), Some("debug"));
+        assert_eq!(s(&["70.config"]).as_deref(), Some("70"));
+        assert_eq!(
+            s(&["80-kcsan.config", "70-debug.config"]).as_deref(),
+            Some("debug-kcsan")
+        );
     }
 
     #[test]
@@ -529,7 +716,7 @@ mod tests {
             format!("{IF_KCONFIG} ASI_NETNS\n{NEEDS_PATCHES}\nCONFIG_ASI_NETNS=y\n"),
         )
         .unwrap();
-        let sel = fragments(&frags, true, &tree).unwrap();
+        let sel = fragments(&frags, true, &[], &tree).unwrap();
         let names: Vec<&str> = sel.merged.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["10-base.config", "20-asi.config"]);
         assert_eq!(sel.merged[1].if_kconfig, ["ASI"]);
@@ -538,11 +725,11 @@ mod tests {
         assert_eq!(sel.left_out[0].1, "ASI_NETNS");
         // Once the tree declares it, it is merged.
         std::fs::write(tree.join("mm/Kconfig.asi"), "config ASI_NETNS\n").unwrap();
-        let sel = fragments(&frags, true, &tree).unwrap();
+        let sel = fragments(&frags, true, &[], &tree).unwrap();
         assert_eq!(sel.merged.len(), 3);
         assert!(sel.left_out.is_empty());
         // needs-patches wins for a baseline: not even considered.
-        let sel = fragments(&frags, false, &tree).unwrap();
+        let sel = fragments(&frags, false, &[], &tree).unwrap();
         assert_eq!(sel.merged.len(), 2);
         assert!(sel.left_out.is_empty());
         // A header without a valid symbol is an error naming the fragment.
@@ -552,7 +739,7 @@ mod tests {
                 format!("{IF_KCONFIG}{bad}\nCONFIG_B=y\n"),
             )
             .unwrap();
-            let e = fragments(&frags, true, &tree).unwrap_err();
+            let e = fragments(&frags, true, &[], &tree).unwrap_err();
             let msg = format!("{e}");
             assert!(msg.contains("70-bad.config"), "{msg}");
             assert!(msg.contains("needs one Kconfig symbol"), "{msg}");
@@ -574,7 +761,7 @@ mod tests {
             format!("{IF_KCONFIG} DROPPED\nCONFIG_DROPPED=y\n"),
         )
         .unwrap();
-        let sel = fragments(&frag_dir, true, &src).unwrap();
+        let sel = fragments(&frag_dir, true, &[], &src).unwrap();
         assert_eq!(sel.left_out.len(), 1);
         let done = configure(&src, &build, &sel.merged).unwrap();
         assert_eq!(done.fragments, ["ok.config"]);
@@ -608,7 +795,7 @@ mod tests {
         let frag_dir = d.path().join("kconfig");
         std::fs::create_dir_all(&frag_dir).unwrap();
         std::fs::write(frag_dir.join("ok.config"), "CONFIG_KEPT=y\n").unwrap();
-        let frags = fragments(&frag_dir, true, &src).unwrap().merged;
+        let frags = fragments(&frag_dir, true, &[], &src).unwrap().merged;
         let done = configure(&src, &build, &frags).unwrap();
         assert!(std::fs::read_to_string(done.config)
             .unwrap()
@@ -619,7 +806,7 @@ mod tests {
             "CONFIG_DROPPED=y\n# CONFIG_FORCED is not set\n",
         )
         .unwrap();
-        let frags = fragments(&frag_dir, true, &src).unwrap().merged;
+        let frags = fragments(&frag_dir, true, &[], &src).unwrap().merged;
         let err = configure(&src, &build, &frags).unwrap_err();
         assert_eq!(crate::error::exit_code_of(&err), Exit::ConfigCheck);
         let msg = format!("{err}");

@@ -25,7 +25,8 @@ use std::time::Duration;
     version,
     about = "Apply, build, boot and test the ASI-for-containers kernel patch queue",
     after_help = "Exit codes: 0 all passed, 1 a test failed, 2 usage, 3 infrastructure error, \
-                  4 patch conflict, 5 Kconfig check failed, 124 timeout, 255 guest panic."
+                  4 patch conflict, 5 Kconfig check failed, 124 timeout, 255 a kernel report on a \
+                  guest's console (oops, panic, BUG, KASAN, lockdep, UBSAN, WARNING)."
 )]
 struct Cli {
     /// Print every external command before running it.
@@ -55,6 +56,34 @@ struct TreeArgs {
 impl TreeArgs {
     fn spec(&self) -> TreeSpec {
         TreeSpec::from_args(self.kernel.clone(), self.tree.clone())
+    }
+}
+
+/// The opt-in Kconfig fragments of a build (`config`, `build`, `run`,
+/// `test`, `bench`).
+#[derive(Args, Clone, Default)]
+struct KconfigArgs {
+    /// Also merge this opt-in fragment of kconfig/ (one marked `# asi-tool:
+    /// opt-in`, e.g. 70-debug.config: the debug kernel), in a build
+    /// directory of its own (build/<version>-debug) (repeatable).
+    #[arg(long = "kconfig", value_name = "FRAGMENT")]
+    kconfig: Vec<String>,
+}
+
+impl KconfigArgs {
+    /// `ws` with the build directory of these fragments, once they are
+    /// known to be opt-in fragments of the project (a usage error if not).
+    fn workspace(
+        &self,
+        cache: &Cache,
+        project: &dyn Fn() -> Result<Project>,
+        ws: pipeline::Workspace,
+    ) -> Result<pipeline::Workspace> {
+        if !self.kconfig.is_empty() {
+            asi_tool::kconfig::check_extra(&project()?.kconfig_dir(), &self.kconfig)
+                .map_err(|e| fail(Exit::Usage, format!("--kconfig: {e}")))?;
+        }
+        Ok(pipeline::with_kconfig(cache, ws, &self.kconfig))
     }
 }
 
@@ -155,6 +184,8 @@ enum Command {
         /// Leave out the fragments that need the patches (unpatched baseline).
         #[arg(long)]
         baseline: bool,
+        #[command(flatten)]
+        kconfig: KconfigArgs,
     },
     /// Build the kernel out of tree (O=), with ccache when present.
     Build {
@@ -162,6 +193,8 @@ enum Command {
         tree: TreeArgs,
         #[command(flatten)]
         build: BuildArgs,
+        #[command(flatten)]
+        kconfig: KconfigArgs,
     },
     /// Boot the built kernel under virtme-ng and run a command; exit with its code.
     Run {
@@ -172,6 +205,8 @@ enum Command {
         /// Extra kernel command line, e.g. "asi=on".
         #[arg(long, value_name = "ARGS")]
         append: Vec<String>,
+        #[command(flatten)]
+        kconfig: KconfigArgs,
         /// Wall-clock limit in seconds (exit 124).
         #[arg(long, default_value_t = 300)]
         timeout: u64,
@@ -202,6 +237,8 @@ enum Command {
         /// in the manifest keep their command line.
         #[arg(long, value_name = "ARGS")]
         append: Vec<String>,
+        #[command(flatten)]
+        kconfig: KconfigArgs,
     },
     /// Carry the queue to another kernel version patch by patch (git am -3)
     /// and say, for each patch: applied, applied (3-way), already upstream,
@@ -262,6 +299,8 @@ enum Command {
         base: Option<String>,
         #[command(flatten)]
         run: RunArgs,
+        #[command(flatten)]
+        kconfig: KconfigArgs,
         /// Also write each report to DIR/<name>.md (e.g. docs/benchmarks).
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
@@ -524,19 +563,29 @@ fn run(cli: Cli) -> Result<i32> {
             let from = build_each.then_some(from.unwrap_or(1));
             check_cmd(&cache, &project()?, &tree, strict, from, &build)
         }
-        Command::Config { tree, baseline } => {
+        Command::Config {
+            tree,
+            baseline,
+            kconfig,
+        } => {
             let p = project()?;
             let ws = if baseline {
                 pipeline::baseline_workspace(&cache, &tree.spec(), None)?
             } else {
                 pipeline::workspace(&cache, &tree.spec(), None)?
             };
-            let c = pipeline::configure(&p, &ws, !baseline)?;
+            let ws = kconfig.workspace(&cache, &project, ws)?;
+            let c = pipeline::configure(&p, &ws, !baseline, &kconfig.kconfig)?;
             println!("{}", c.config.display());
             Ok(0)
         }
-        Command::Build { tree, build } => {
+        Command::Build {
+            tree,
+            build,
+            kconfig,
+        } => {
             let ws = pipeline::workspace(&cache, &tree.spec(), None)?;
+            let ws = kconfig.workspace(&cache, &project, ws)?;
             let log = ws.build.join("asi-build.log");
             let b = pipeline::build_kernel(&ws, &log, &build.options())?;
             println!("{}", b.image.display());
@@ -546,11 +595,13 @@ fn run(cli: Cli) -> Result<i32> {
             tree,
             vm: v,
             append,
+            kconfig,
             timeout,
             retries,
             command,
         } => {
             let ws = pipeline::workspace(&cache, &tree.spec(), None)?;
+            let ws = kconfig.workspace(&cache, &project, ws)?;
             let image = ws.build.join("arch/x86/boot/bzImage");
             let accel = match v.accel {
                 Some(a) => a,
@@ -587,8 +638,19 @@ fn run(cli: Cli) -> Result<i32> {
                     "error: the guest did not finish in {timeout}s (console: {})",
                     console.display()
                 ),
-                vm::Outcome::Panicked { excerpt, .. } => eprintln!(
-                    "error: the guest kernel crashed or warned (console: {}):\n  {}",
+                vm::Outcome::Panicked {
+                    report,
+                    excerpt,
+                    exit,
+                    timed_out,
+                } => eprintln!(
+                    "error: the guest kernel crashed or warned: {report}\n\
+                     (exit 255 whatever the command did: {}; console: {}):\n  {}",
+                    match (exit, timed_out) {
+                        (_, true) => format!("the guest then hung past --timeout {timeout}s"),
+                        (Some(c), _) => format!("vng exited {c}"),
+                        (None, _) => "vng was killed".to_string(),
+                    },
                     console.display(),
                     excerpt.join("\n  ")
                 ),
@@ -602,12 +664,14 @@ fn run(cli: Cli) -> Result<i32> {
             baseline,
             run,
             append,
+            kconfig,
         } => {
             let p = project()?;
             let mut opts = TestOptions::new(tree.spec());
             opts.base = base;
             opts.baseline = baseline;
             opts.append = append;
+            opts.kconfig = kconfig.kconfig;
             run.apply_to(&mut opts);
             let r = pipeline::test(&p, &cache, &opts)?;
             print!("{}", r.summary_table());
@@ -675,11 +739,13 @@ fn run(cli: Cli) -> Result<i32> {
             tree,
             base,
             run,
+            kconfig,
             report_dir,
         } => {
             let p = project()?;
             let mut opts = TestOptions::new(tree.spec());
             opts.base = base;
+            opts.kconfig = kconfig.kconfig;
             opts.suite = Suite::Benches;
             run.apply_to(&mut opts);
             let mut r = pipeline::test(&p, &cache, &opts)?;
@@ -758,7 +824,7 @@ fn check_cmd(
         let q = Queue::load(&selected.dir)?;
         let a = pipeline::apply_queue(cache, &ws, &q, &ApplyOptions::default())?;
         let commits = apply::commits_between(&ws.target.work, &a.base, &a.tip)?;
-        pipeline::configure(p, &ws, true)?;
+        pipeline::configure(p, &ws, true, &[])?;
         for (i, (row, commit)) in rows.iter_mut().zip(&commits).enumerate() {
             if i + 1 < from {
                 continue;
@@ -904,7 +970,7 @@ fn matrix_cmd(
             } else {
                 for c in m.cells(&[], &[])? {
                     println!(
-                        "{:<24} kernel {:<9} {:<10} append {:?}",
+                        "{:<24} kernel {:<9} {:<10} append {:?}{}",
                         c.id(),
                         c.version,
                         if c.config.patched {
@@ -912,7 +978,12 @@ fn matrix_cmd(
                         } else {
                             "unpatched"
                         },
-                        c.config.append
+                        c.config.append,
+                        if c.config.kconfig.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" kconfig + {}", c.config.kconfig.join(" "))
+                        }
                     );
                 }
             }

@@ -50,6 +50,21 @@ pub struct Config {
     /// Extra kernel command line for every boot (pinned tests keep theirs).
     #[serde(default)]
     pub append: String,
+    /// Opt-in Kconfig fragments of `kconfig/` merged too (`["70-debug.config"]`:
+    /// the debug kernel); the cell builds in a build directory of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kconfig: Vec<String>,
+    /// Only on these `[[kernel]]` versions (as the file names them); empty:
+    /// on every version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kernels: Vec<String>,
+}
+
+impl Config {
+    /// Whether this config has a cell on `version` (as the file names it).
+    pub fn runs_on(&self, version: &str) -> bool {
+        self.kernels.is_empty() || self.kernels.iter().any(|k| k == version)
+    }
 }
 
 /// `ci/matrix.toml`, checked.
@@ -60,11 +75,22 @@ pub struct Matrix {
     pub configs: Vec<Config>,
 }
 
+/// `ci/matrix.toml` of `project`, checked, including that every config's
+/// `kconfig` names an opt-in fragment of `kconfig/` (before any fetch).
 pub fn load(project: &Path) -> Result<Matrix> {
     let path = project.join(MATRIX_FILE);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {} (the matrix definition)", path.display()))?;
-    parse(&text).map_err(|e| fail(Exit::Infra, format!("{}: {e}", path.display())))
+    let m = parse(&text).map_err(|e| fail(Exit::Infra, format!("{}: {e}", path.display())))?;
+    for c in m.configs.iter().filter(|c| !c.kconfig.is_empty()) {
+        crate::kconfig::check_extra(&project.join("kconfig"), &c.kconfig).map_err(|e| {
+            fail(
+                Exit::Infra,
+                format!("{}: config {}: kconfig: {e}", path.display(), c.name),
+            )
+        })?;
+    }
+    Ok(m)
 }
 
 fn valid_version(v: &str) -> bool {
@@ -113,6 +139,24 @@ pub fn parse(text: &str) -> std::result::Result<Matrix, String> {
             return Err(format!("config {} is defined twice", c.name));
         }
         names.push(c.name.clone());
+        for k in &c.kernels {
+            if !kernels.contains(k) {
+                return Err(format!(
+                    "config {}: kernels names {k:?}, which is no [[kernel]] version here ({})",
+                    c.name,
+                    kernels.join(", ")
+                ));
+            }
+        }
+        for (i, f) in c.kconfig.iter().enumerate() {
+            if !f.ends_with(".config") || f.contains('/') || c.kconfig[..i].contains(f) {
+                return Err(format!(
+                    "config {}: kconfig {f:?}: name each opt-in fragment of kconfig/ once, \
+                     by its file name (e.g. \"70-debug.config\")",
+                    c.name
+                ));
+            }
+        }
     }
     Ok(Matrix {
         kernels,
@@ -167,18 +211,38 @@ impl Matrix {
         } else {
             kernels.to_vec()
         };
-        Ok(versions
+        let cells: Vec<Cell> = versions
             .iter()
             .flat_map(|v| {
                 self.configs
                     .iter()
                     .filter(|c| configs.is_empty() || configs.contains(&c.name))
+                    .filter(|c| c.runs_on(v))
                     .map(|c| Cell {
                         version: v.clone(),
                         config: c.clone(),
                     })
             })
-            .collect())
+            .collect();
+        if cells.is_empty() {
+            // Only configs limited to other versions were asked for.
+            let only: Vec<String> = self
+                .configs
+                .iter()
+                .filter(|c| configs.is_empty() || configs.contains(&c.name))
+                .map(|c| format!("{} runs only on {}", c.name, c.kernels.join(", ")))
+                .collect();
+            return Err(fail(
+                Exit::Usage,
+                format!(
+                    "no cell of {MATRIX_FILE} for kernel {}: {} (`asi-tool test --kconfig ...` \
+                     tries a config's fragments on any version)",
+                    versions.join(", "),
+                    only.join("; ")
+                ),
+            ));
+        }
+        Ok(cells)
     }
 }
 
@@ -206,12 +270,20 @@ impl std::str::FromStr for Shard {
 }
 
 /// The cells of one shard. Cells that share a build (same version, both
-/// patched) stay together, so no two machines build the same kernel; the
-/// units are dealt round-robin.
+/// patched, same opt-in Kconfig fragments) stay together, so no two
+/// machines build the same kernel; the units are dealt round-robin.
 pub fn shard(cells: &[Cell], shard: Shard) -> Vec<Cell> {
-    let mut units: Vec<(String, bool)> = Vec::new();
+    // A build: the version, patched or not, and the opt-in fragments.
+    let unit = |c: &Cell| {
+        (
+            c.version.clone(),
+            c.config.patched,
+            c.config.kconfig.clone(),
+        )
+    };
+    let mut units = Vec::new();
     for c in cells {
-        let u = (c.version.clone(), c.config.patched);
+        let u = unit(c);
         if !units.contains(&u) {
             units.push(u);
         }
@@ -219,10 +291,7 @@ pub fn shard(cells: &[Cell], shard: Shard) -> Vec<Cell> {
     cells
         .iter()
         .filter(|c| {
-            let u = units
-                .iter()
-                .position(|(v, p)| *v == c.version && *p == c.config.patched)
-                .unwrap_or(0);
+            let u = units.iter().position(|u| *u == unit(c)).unwrap_or(0);
             u % shard.count == shard.index - 1
         })
         .cloned()
@@ -235,7 +304,8 @@ pub fn shard(cells: &[Cell], shard: Shard) -> Vec<Cell> {
 #[serde(rename_all = "UPPERCASE")]
 pub enum CellStatus {
     /// The queue does not apply, the kernel does not build or keep its
-    /// options, a test failed, or the guest crashed.
+    /// options, a test failed, or a guest kernel crashed or reported
+    /// trouble (a kernel report on its console: exit code 255).
     Fail,
     /// The cell could not be judged: download, tools, a test that could not run, a timeout.
     Error,
@@ -294,6 +364,9 @@ pub struct CellSummary {
     pub config: String,
     pub patched: bool,
     pub append: String,
+    /// The config's opt-in Kconfig fragments (absent in older files: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kconfig: Vec<String>,
     pub status: CellStatus,
     /// Why, for anything but PASS.
     pub reason: Option<String>,
@@ -330,6 +403,7 @@ impl CellSummary {
             config: cell.config.name.clone(),
             patched: cell.config.patched,
             append: cell.config.append.clone(),
+            kconfig: cell.config.kconfig.clone(),
             status,
             reason: None,
             stage: None,
@@ -382,6 +456,15 @@ impl CellSummary {
         c.reason = match c.status {
             CellStatus::Pass => None,
             _ => {
+                // A test's reason names its boot's kernel report; the cell's
+                // reason names each report once, first.
+                let own_reason = |x: &str| {
+                    x.split(crate::testvms::KERNEL_REPORT_NOTE)
+                        .next()
+                        .unwrap_or_default()
+                        .trim_end_matches("; ")
+                        .to_string()
+                };
                 let bad: Vec<String> = r
                     .tests
                     .iter()
@@ -393,12 +476,28 @@ impl CellSummary {
                             t.status,
                             t.reason
                                 .as_deref()
+                                .map(own_reason)
+                                .filter(|x| !x.is_empty())
                                 .map(|x| format!(" ({x})"))
                                 .unwrap_or_default()
                         )
                     })
                     .collect();
-                if r.exit_code == Exit::GuestPanic.code() {
+                let mut reports: Vec<&str> = Vec::new();
+                for b in &r.boots {
+                    if let Some(k) = b.kernel_report.as_deref() {
+                        if !reports.contains(&k) {
+                            reports.push(k);
+                        }
+                    }
+                }
+                if !reports.is_empty() {
+                    Some(format!(
+                        "guest kernel report: {}; {}",
+                        reports.join(" | "),
+                        bad.join("; ")
+                    ))
+                } else if r.exit_code == Exit::GuestPanic.code() {
                     Some(format!("guest kernel crashed; {}", bad.join("; ")))
                 } else if bad.is_empty() {
                     Some("every test skipped".into())
@@ -455,7 +554,8 @@ pub fn one_line(message: &str, max: usize) -> String {
     }
 }
 
-/// A finished run's verdict: a crashed guest or a failed test is FAIL; a
+/// A finished run's verdict: a guest kernel report (a crash, a WARN, a
+/// KASAN or lockdep report: exit code 255) or a failed test is FAIL; a
 /// test that could not run or timed out is ERROR; else PASS, or SKIP when
 /// every test skipped.
 pub fn cell_status(r: &RunResults) -> CellStatus {
@@ -512,13 +612,15 @@ fn failing(s: Status) -> bool {
 }
 
 /// Tests that pass on a version's baseline and fail on a patched cell of
-/// the same version.
+/// the same version built with the same opt-in Kconfig fragments (the
+/// debug cells against the debug baseline, the others against the plain
+/// one).
 pub fn baseline_regressions(cells: &[CellSummary]) -> Vec<Regression> {
     let mut out = Vec::new();
     for base in cells.iter().filter(|c| !c.patched) {
         for c in cells
             .iter()
-            .filter(|c| c.patched && c.version == base.version)
+            .filter(|c| c.patched && c.version == base.version && c.kconfig == base.kconfig)
         {
             for (name, was) in &base.tests {
                 if *was != Status::Pass {
@@ -829,7 +931,7 @@ pub fn run(project: &Project, cache: &Cache, cells: &[Cell], opts: &RunOptions) 
     let mut done = Vec::new();
     for (i, cell) in cells.iter().enumerate() {
         eprintln!(
-            "asi-tool: matrix cell {}/{}: {} (kernel {}, {}, append {:?})",
+            "asi-tool: matrix cell {}/{}: {} (kernel {}, {}, append {:?}{})",
             i + 1,
             cells.len(),
             cell.id(),
@@ -839,7 +941,12 @@ pub fn run(project: &Project, cache: &Cache, cells: &[Cell], opts: &RunOptions) 
             } else {
                 "unpatched baseline"
             },
-            cell.config.append
+            cell.config.append,
+            if cell.config.kconfig.is_empty() {
+                String::new()
+            } else {
+                format!(", kconfig + {}", cell.config.kconfig.join(" "))
+            }
         );
         let dir = opts.out.join(cell.id());
         if dir.exists() {
@@ -855,6 +962,7 @@ pub fn run(project: &Project, cache: &Cache, cells: &[Cell], opts: &RunOptions) 
             .split_whitespace()
             .map(str::to_string)
             .collect();
+        t.kconfig = cell.config.kconfig.clone();
         t.out_dir = Some(dir.clone());
         let start = Instant::now();
         let mut stage = Stage::Fetch;
@@ -1011,6 +1119,160 @@ patched = false
         }
     }
 
+    const DEBUG_CONFIGS: &str = r#"
+[[config]]
+name = "asi-on-debug"
+patched = true
+append = "asi=on"
+kconfig = ["70-debug.config"]
+kernels = ["6.12.107"]
+[[config]]
+name = "baseline-debug"
+patched = false
+kconfig = ["70-debug.config"]
+kernels = ["6.12.107"]
+"#;
+
+    /// Configs with opt-in fragments, limited to some versions: only those
+    /// versions get their cells, their builds are units of their own, and
+    /// bad `kernels` / `kconfig` values are refused when the file is read.
+    #[test]
+    fn configs_with_fragments_on_some_versions() {
+        let m = parse(&format!("{MATRIX}{DEBUG_CONFIGS}")).unwrap();
+        assert_eq!(m.configs[3].kconfig, ["70-debug.config"]);
+        assert!(m.configs[3].runs_on("6.12.107") && !m.configs[3].runs_on("7.2"));
+        let all = m.cells(&[], &[]).unwrap();
+        assert_eq!(all.len(), 11);
+        let ids: Vec<String> = all.iter().map(Cell::id).collect();
+        assert_eq!(
+            &ids[..5],
+            [
+                "6.12.107-asi-on",
+                "6.12.107-asi-off",
+                "6.12.107-baseline",
+                "6.12.107-asi-on-debug",
+                "6.12.107-baseline-debug"
+            ]
+        );
+        assert!(!ids
+            .iter()
+            .any(|i| i.starts_with("7.") && i.ends_with("-debug")));
+        // A version not in the file gets only the unlimited configs.
+        assert_eq!(m.cells(&["7.4".into()], &[]).unwrap().len(), 3);
+        assert_eq!(
+            m.cells(&[], &["asi-on-debug".into()]).unwrap()[0].id(),
+            "6.12.107-asi-on-debug"
+        );
+        let e = m
+            .cells(&["7.2".into()], &["asi-on-debug".into()])
+            .unwrap_err();
+        assert_eq!(exit_code_of(&e), Exit::Usage);
+        assert!(
+            format!("{e}").contains("asi-on-debug runs only on 6.12.107"),
+            "{e}"
+        );
+        // The debug builds are units of their own: with 5 units on 6.12
+        // and 3 machines, the debug cells do not go with the plain ones.
+        let six: Vec<Cell> = all
+            .iter()
+            .filter(|c| c.version == "6.12.107")
+            .cloned()
+            .collect();
+        for k in 1..=3 {
+            let part: Vec<String> = shard(&six, Shard { index: k, count: 3 })
+                .iter()
+                .map(Cell::id)
+                .collect();
+            if part.contains(&"6.12.107-asi-on".to_string()) {
+                assert!(part.contains(&"6.12.107-asi-off".to_string()), "{part:?}");
+                assert!(
+                    !part.contains(&"6.12.107-asi-on-debug".to_string()),
+                    "{part:?}"
+                );
+            }
+        }
+        for (extra, want) in [
+            ("kernels = [\"7.4\"]", "no [[kernel]] version"),
+            ("kconfig = [\"debug\"]", "by its file name"),
+            ("kconfig = [\"../70-debug.config\"]", "by its file name"),
+            (
+                "kconfig = [\"70-debug.config\", \"70-debug.config\"]",
+                "once",
+            ),
+        ] {
+            let text = format!("{MATRIX}[[config]]\nname = \"x\"\npatched = true\n{extra}\n");
+            let e = parse(&text).unwrap_err();
+            assert!(e.contains(want), "{extra}: {e}");
+        }
+    }
+
+    /// The debug cells are compared with the debug baseline, the plain
+    /// ones with the plain baseline: never across.
+    #[test]
+    fn regressions_pair_cells_built_with_the_same_fragments() {
+        let cell = |id: &str, patched: bool, kconfig: &[&str], status: Status| {
+            let mut c = fixture_cell(id, patched);
+            c.config.kconfig = kconfig.iter().map(|s| s.to_string()).collect();
+            let mut s = CellSummary::empty(&c, CellStatus::Pass);
+            s.tests.insert("map_exclusive".into(), status);
+            s
+        };
+        let debug = ["70-debug.config"];
+        let cells = vec![
+            cell("6.12-baseline", false, &[], Status::Pass),
+            cell("6.12-asi", true, &[], Status::Pass),
+            // Upstream's own splat: the debug baseline fails too.
+            cell("6.12-baseline", false, &debug, Status::Error),
+            cell("6.12-asidebug", true, &debug, Status::Error),
+        ];
+        assert_eq!(baseline_regressions(&cells), vec![]);
+        let cells = vec![
+            cell("6.12-baseline", false, &[], Status::Pass),
+            cell("6.12-asi", true, &[], Status::Pass),
+            cell("6.12-baselinedebug", false, &debug, Status::Pass),
+            cell("6.12-asidebug", true, &debug, Status::Error),
+        ];
+        assert_eq!(
+            baseline_regressions(&cells),
+            vec![Regression {
+                cell: "6.12-asidebug".into(),
+                test: "map_exclusive".into(),
+                passed_in: "6.12-baselinedebug".into(),
+                now: "ERROR".into(),
+            }]
+        );
+        // cell.json records the fragments; older files read back without.
+        let c = &cells[3];
+        let text = serde_json::to_string(c).unwrap();
+        assert!(text.contains("\"kconfig\":[\"70-debug.config\"]"), "{text}");
+        let mut old: serde_json::Value = serde_json::from_str(&text).unwrap();
+        old.as_object_mut().unwrap().remove("kconfig");
+        let back: CellSummary = serde_json::from_value(old).unwrap();
+        assert!(back.kconfig.is_empty());
+    }
+
+    /// A cell whose guest kernel reported trouble says which, once, first.
+    #[test]
+    fn a_kernel_report_is_the_cells_reason() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/matrix");
+        let mut r = RunResults::read(&fixtures.join("run1/7.2-asi-on/results.json")).unwrap();
+        let report = "BUG: KASAN: slab-use-after-free in asi_domain_put+0x3c/0x90";
+        r.boots[0].kernel_report = Some(report.into());
+        r.exit_code = Exit::GuestPanic.code();
+        for t in r.tests.iter_mut().filter(|t| t.boot == Some(0)) {
+            let (s, why) = crate::testvms::with_kernel_report(t.status, t.reason.take(), report);
+            (t.status, t.reason) = (s, why);
+        }
+        let c = CellSummary::from_results(&fixture_cell("7.2-asi-on", true), &r, 10.0);
+        assert_eq!(c.status, CellStatus::Fail);
+        let reason = c.reason.unwrap();
+        assert!(
+            reason.starts_with(&format!("guest kernel report: {report}; ")),
+            "{reason}"
+        );
+        assert_eq!(reason.matches(report).count(), 1, "{reason}");
+    }
+
     #[test]
     fn kcidb_order() {
         use CellStatus::*;
@@ -1030,6 +1292,8 @@ patched = false
                 name: c.into(),
                 patched,
                 append: String::new(),
+                kconfig: vec![],
+                kernels: vec![],
             },
         }
     }

@@ -229,6 +229,27 @@ pub fn baseline_workspace(cache: &Cache, spec: &TreeSpec, base: Option<&str>) ->
     })
 }
 
+/// The workspace of a build with the opt-in Kconfig fragments `extra`
+/// (`--kconfig`, a matrix config's `kconfig`): the same tree, and a build
+/// directory of its own, `build/<name>-<suffix>` (`build/6.12.107-debug`,
+/// `build/6.12.107-baseline-debug` for `70-debug.config`), so that the
+/// debug kernel never reconfigures, and so never dirties, the normal
+/// build. No fragment: `ws` as it is.
+pub fn with_kconfig(cache: &Cache, ws: Workspace, extra: &[String]) -> Workspace {
+    let Some(suffix) = kconfig::build_suffix(extra) else {
+        return ws;
+    };
+    let name = ws
+        .build
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "tree".into());
+    Workspace {
+        build: cache.build(&format!("{name}-{suffix}")),
+        ..ws
+    }
+}
+
 /// Applies the queue, printing one line per stage. On a kernel from the
 /// cache, the preimages of the queue's files are first copied into its
 /// repository (see `rebase::seed_preimages`), so that `git am -3` can fall
@@ -256,8 +277,6 @@ pub fn apply_queue(
     Ok(applied)
 }
 
-/// Merges the fragments into the workspace's build directory (those whose
-/// `if-kconfig` symbol the tree lacks are left out, one line each).
 /// The result of a test that never reached a guest: skipped before its
 /// boot, or not built.
 fn not_booted(name: &str, status: Status, reason: String) -> TestResult {
@@ -273,8 +292,17 @@ fn not_booted(name: &str, status: Status, reason: String) -> TestResult {
     }
 }
 
-pub fn configure(project: &Project, ws: &Workspace, patched: bool) -> Result<kconfig::Configured> {
-    let sel = kconfig::fragments(&project.kconfig_dir(), patched, &ws.target.work)?;
+/// Merges the fragments into the workspace's build directory (those whose
+/// `if-kconfig` symbol the tree lacks are left out, one line each), with
+/// the opt-in fragments `extra` (see [`with_kconfig`] for the build
+/// directory that goes with them).
+pub fn configure(
+    project: &Project,
+    ws: &Workspace,
+    patched: bool,
+    extra: &[String],
+) -> Result<kconfig::Configured> {
+    let sel = kconfig::fragments(&project.kconfig_dir(), patched, extra, &ws.target.work)?;
     for (f, symbol) in &sel.left_out {
         eprintln!(
             "asi-tool: left out {}: this tree does not declare {symbol}",
@@ -324,6 +352,9 @@ pub struct TestOptions {
     /// Extra kernel command line for every boot (`test --append`, a matrix
     /// cell's `append`); tests with `pinned = true` keep their own.
     pub append: Vec<String>,
+    /// Opt-in Kconfig fragments to merge too (`test --kconfig`, a matrix
+    /// config's `kconfig`), built in a build directory of their own.
+    pub kconfig: Vec<String>,
     /// The run directory (default `results/<run>/`, which also moves
     /// `results/latest`); a matrix cell passes its own.
     pub out_dir: Option<PathBuf>,
@@ -344,6 +375,7 @@ impl TestOptions {
             filter: vec![],
             suite: testvms::Suite::Tests,
             append: vec![],
+            kconfig: vec![],
             out_dir: None,
         }
     }
@@ -466,9 +498,10 @@ pub fn test_staged(
                 .with_context(|| format!("the queue for {v} ({}) does not load", q.label()))?;
         }
     }
-    // And Kconfig fragments that are not fragments (which of them a tree
-    // gets is decided once the tree is there).
-    kconfig::load(&project.kconfig_dir(), !opts.baseline)?;
+    // And Kconfig fragments that are not fragments, or a --kconfig (a
+    // matrix config's `kconfig`) that names no opt-in fragment (which of
+    // them a tree gets is decided once the tree is there).
+    kconfig::load(&project.kconfig_dir(), !opts.baseline, &opts.kconfig)?;
     let (started, run_id) = results::now_utc();
     let (run_id, run_dir) = match &opts.out_dir {
         Some(dir) => {
@@ -530,6 +563,9 @@ fn reproduce(opts: &TestOptions, accel: Option<Accel>) -> String {
     for a in &opts.append {
         reproduce.push_str(&format!(" --append {}", crate::cmd::shell_quote(a)));
     }
+    for k in &opts.kconfig {
+        reproduce.push_str(&format!(" --kconfig {}", crate::cmd::shell_quote(k)));
+    }
     if let Some(accel) = accel {
         reproduce.push_str(&format!(" --accel {accel}"));
     }
@@ -553,6 +589,7 @@ fn run_stages(
     } else {
         workspace(cache, &opts.spec, opts.base.as_deref())?
     };
+    let ws = with_kconfig(cache, ws, &opts.kconfig);
     *stage = Stage::Apply;
     let queue_info = if opts.baseline {
         QueueInfo {
@@ -589,7 +626,7 @@ fn run_stages(
         }
     };
     *stage = Stage::Config;
-    let configured = configure(project, &ws, patched)?;
+    let configured = configure(project, &ws, patched, &opts.kconfig)?;
     *stage = Stage::Build;
     let built = build_kernel(&ws, &run_dir.join("build.log"), &opts.build)?;
     *stage = Stage::Tests;
@@ -800,14 +837,9 @@ fn boot_group(
         if failed_infra && attempt <= opts.retries {
             let why = match &b.outcome {
                 vm::Outcome::TimedOut => format!("attempt {attempt} timed out after {budget}s"),
-                vm::Outcome::Panicked { excerpt, .. } => format!(
-                    "attempt {attempt}: guest kernel trouble: {}",
-                    excerpt
-                        .iter()
-                        .find(|l| vm::PANIC_MARKERS.iter().any(|m| l.contains(m)))
-                        .cloned()
-                        .unwrap_or_default()
-                ),
+                vm::Outcome::Panicked { report, .. } => {
+                    format!("attempt {attempt}: guest kernel trouble: {report}")
+                }
                 vm::Outcome::Exited(c) => format!("attempt {attempt}: vng exited {c}"),
             };
             eprintln!(
@@ -820,14 +852,28 @@ fn boot_group(
         let cmdline = std::fs::read_to_string(guest_dir.join("cmdline"))
             .ok()
             .map(|s| s.trim().to_string());
-        let (outcome_text, excerpt) = match &b.outcome {
-            vm::Outcome::Exited(c) => (format!("exited {c}"), vec![]),
-            vm::Outcome::TimedOut => (format!("timeout after {budget}s"), vec![]),
-            vm::Outcome::Panicked { excerpt, .. } => ("panic".to_string(), excerpt.clone()),
+        let (outcome_text, excerpt, kernel_report) = match &b.outcome {
+            vm::Outcome::Exited(c) => (format!("exited {c}"), vec![], None),
+            vm::Outcome::TimedOut => (format!("timeout after {budget}s"), vec![], None),
+            vm::Outcome::Panicked {
+                report,
+                excerpt,
+                timed_out,
+                ..
+            } => (
+                if *timed_out {
+                    format!("panic, then timeout after {budget}s")
+                } else {
+                    "panic".to_string()
+                },
+                excerpt.clone(),
+                Some(report.clone()),
+            ),
         };
-        if !excerpt.is_empty() {
+        if let Some(report) = &kernel_report {
             eprintln!(
-                "asi-tool: guest kernel trouble in boot {index}:\n  {}",
+                "asi-tool: guest kernel trouble in boot {index}: {report} (its tests fail; console: {}):\n  {}",
+                relative(run_dir, &console),
                 excerpt.join("\n  ")
             );
         }
@@ -843,6 +889,7 @@ fn boot_group(
             attempts: attempt,
             flaky: flaky.clone(),
             console: relative(run_dir, &console),
+            kernel_report,
             panic_excerpt: excerpt,
             command: b.command.clone(),
         };
@@ -853,6 +900,7 @@ fn boot_group(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apply::Target;
 
     fn t(status: Status) -> TestResult {
         TestResult {
@@ -885,8 +933,10 @@ mod tests {
         );
         assert_eq!(exit_code(&[], [&ok].into_iter()), Exit::Infra);
         let p = vm::Outcome::Panicked {
+            report: "WARNING: CPU: 0 PID: 1 at mm/x.c:1 f+0x1/0x2".into(),
             excerpt: vec![],
             exit: Some(0),
+            timed_out: false,
         };
         assert_eq!(
             exit_code(&[t(Status::Pass)], [&ok, &p].into_iter()),
@@ -895,6 +945,99 @@ mod tests {
         assert_eq!(
             exit_code(&[t(Status::Pass)], [&vm::Outcome::TimedOut].into_iter()),
             Exit::Timeout
+        );
+    }
+
+    /// A guest kernel report in a boot whose tests all passed: the tests
+    /// are ERROR, the run's status ERROR, its exit code 255, and the
+    /// matrix cell FAIL: results.json and the exit code agree (they did
+    /// not: a WARN gave status PASS with exit 255, run 20261207-150830).
+    #[test]
+    fn a_kernel_report_gives_a_status_and_exit_code_that_agree() {
+        let splat = vm::Outcome::Panicked {
+            report: "WARNING: suspicious RCU usage".into(),
+            excerpt: vec![],
+            exit: Some(0),
+            timed_out: false,
+        };
+        let ok = vm::Outcome::Exited(0);
+        let mut tests = Vec::new();
+        for (rc, boot) in [(0, &ok), (0, &splat), (4, &splat)] {
+            let (status, reason, _) = testvms::classify(Some(rc), "", boot, 30);
+            tests.push(TestResult {
+                status,
+                reason,
+                ..t(Status::Pass)
+            });
+        }
+        assert_eq!(tests[0].status, Status::Pass);
+        assert_eq!(tests[1].status, Status::Error);
+        assert_eq!(tests[2].status, Status::Error);
+        assert_eq!(
+            tests[1].reason.as_deref(),
+            Some("kernel report in its boot: WARNING: suspicious RCU usage")
+        );
+        assert_eq!(results::overall(&tests), Status::Error);
+        assert_eq!(
+            exit_code(&tests, [&ok, &splat].into_iter()),
+            Exit::GuestPanic
+        );
+        // A guest that hung after its report: still the report's exit code.
+        let hung = vm::Outcome::Panicked {
+            report: "WARNING: suspicious RCU usage".into(),
+            excerpt: vec![],
+            exit: None,
+            timed_out: true,
+        };
+        assert_eq!(
+            exit_code(&tests, [&vm::Outcome::TimedOut, &hung].into_iter()),
+            Exit::GuestPanic
+        );
+    }
+
+    /// A build with opt-in Kconfig fragments has its own build directory,
+    /// next to the normal one (and the baseline's): never the same.
+    #[test]
+    fn opt_in_fragments_get_their_own_build_directory() {
+        let cache = Cache::at("/c");
+        let ws = |build: &str| Workspace {
+            target: Target {
+                repo: "/c/kernels/6.12.107/src".into(),
+                work: "/c/kernels/6.12.107/src".into(),
+                base: "b".into(),
+                owned: true,
+            },
+            build: cache.build(build),
+            kernel: KernelInfo {
+                version: "6.12.107".into(),
+                origin: "o".into(),
+                base_commit: "b".into(),
+                tree: "t".into(),
+            },
+        };
+        let debug = vec!["70-debug.config".to_string()];
+        let build = |name: &str, extra: &[String]| with_kconfig(&cache, ws(name), extra).build;
+        assert_eq!(build("6.12.107", &[]), PathBuf::from("/c/build/6.12.107"));
+        assert_eq!(
+            build("6.12.107", &debug),
+            PathBuf::from("/c/build/6.12.107-debug")
+        );
+        assert_eq!(
+            build("6.12.107-baseline", &debug),
+            PathBuf::from("/c/build/6.12.107-baseline-debug")
+        );
+        // The tree stays the same: only the build directory moves.
+        assert_eq!(
+            with_kconfig(&cache, ws("6.12.107"), &debug).target.work,
+            PathBuf::from("/c/kernels/6.12.107/src")
+        );
+        let mut opts = TestOptions::new(TreeSpec::Kernel("6.12.107".into()));
+        opts.kconfig = debug;
+        opts.append = vec!["asi=on".into()];
+        assert_eq!(
+            reproduce(&opts, Some(Accel::Tcg)),
+            "asi-tool test --kernel 6.12.107 --append asi=on --kconfig 70-debug.config \
+             --accel tcg --cpus 2 --memory 2G"
         );
     }
 

@@ -134,13 +134,20 @@ pub struct BootInfo {
     #[serde(default)]
     pub numa_nodes: Option<u32>,
     pub seconds: f64,
-    /// "exited N", "timeout", "panic".
+    /// "exited N", "timeout after Ns", "panic" (a kernel report on the
+    /// console), "panic, then timeout after Ns".
     pub outcome: String,
     /// 1 normally; 2 when the first boot hit an infrastructure failure and was retried.
     pub attempts: u32,
     /// Why a retry was needed: the first attempt's failure, never hidden.
     pub flaky: Option<String>,
     pub console: String,
+    /// The first line of the first kernel report on the console (an oops,
+    /// panic, BUG, KASAN, KFENCE, lockdep or UBSAN report, a WARNING),
+    /// without its timestamp; `None` for a clean console (and in older
+    /// files, which lack the field). Every test of the boot failed on it.
+    #[serde(default)]
+    pub kernel_report: Option<String>,
     pub panic_excerpt: Vec<String>,
     pub command: String,
 }
@@ -349,6 +356,14 @@ impl RunResults {
                 out.push_str(&format!("{:<width$}    {} {}{why}\n", "", c.status, c.name));
             }
         }
+        for (i, b) in self.boots.iter().enumerate() {
+            if let Some(report) = &b.kernel_report {
+                out.push_str(&format!(
+                    "kernel report in boot {i} [{}]: {report} (console: {}); its tests are ERROR or FAIL\n",
+                    b.append, b.console
+                ));
+            }
+        }
         let n = self.totals;
         out.push_str(&format!(
             "{} passed, {} failed, {} skipped, {} errors, {} timeouts: {}\n",
@@ -464,6 +479,7 @@ mod tests {
                 attempts: 2,
                 flaky: Some("guest panic: Oops: int3".into()),
                 console: "console-0.log".into(),
+                kernel_report: None,
                 panic_excerpt: vec![],
                 command: "vng ...".into(),
             }],
@@ -532,6 +548,40 @@ mod tests {
         std::fs::write(&p, old.to_string()).unwrap();
         assert_eq!(RunResults::read(&p).unwrap().boots[0].numa_nodes, None);
         assert!(!sample().summary_table().contains("NUMA"));
+    }
+
+    /// A boot whose console had a kernel report names it (its first line)
+    /// in results.json and in the table; older files read back without it.
+    #[test]
+    fn kernel_report_of_a_boot() {
+        let mut r = sample();
+        let report = "WARNING: possible circular locking dependency detected";
+        r.boots[0].kernel_report = Some(report.into());
+        r.boots[0].outcome = "panic".into();
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("results.json");
+        r.write(&p).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.contains(&format!("\"kernel_report\": \"{report}\"")),
+            "{text}"
+        );
+        assert_eq!(RunResults::read(&p).unwrap(), r);
+        assert!(
+            r.summary_table().contains(&format!(
+                "kernel report in boot 0 [asi=on]: {report} (console: console-0.log)"
+            )),
+            "{}",
+            r.summary_table()
+        );
+        let mut old: serde_json::Value = serde_json::from_str(&text).unwrap();
+        old["boots"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("kernel_report");
+        std::fs::write(&p, old.to_string()).unwrap();
+        assert_eq!(RunResults::read(&p).unwrap().boots[0].kernel_report, None);
+        assert!(!sample().summary_table().contains("kernel report"));
     }
 
     #[test]

@@ -437,7 +437,55 @@ pub fn parse_rc(text: &str) -> Option<(i32, f64)> {
 }
 
 /// Judges one test from its exit code, its output and how the boot ended.
+/// A kernel report on the boot's console (see [`vm::PANIC_MARKERS`])
+/// fails every test of the boot, whatever the test itself said: see
+/// [`with_kernel_report`].
 pub fn classify(
+    rc: Option<i32>,
+    log: &str,
+    boot: &vm::Outcome,
+    timeout: u64,
+) -> (Status, Option<String>, Vec<CaseResult>) {
+    let (status, reason, cases) = classify_test(rc, log, boot, timeout);
+    match boot {
+        vm::Outcome::Panicked { report, .. } => {
+            let (status, reason) = with_kernel_report(status, reason, report);
+            (status, reason, cases)
+        }
+        _ => (status, reason, cases),
+    }
+}
+
+/// How a test's reason names its boot's kernel report.
+pub const KERNEL_REPORT_NOTE: &str = "kernel report in its boot: ";
+
+/// The verdict of a test whose boot's console shows a kernel report
+/// (`report`: its first line). The kernel under test is broken, and no
+/// test can be trusted to have passed on it; which test caused it is not
+/// known. So, as for a test the guest kernel crashed under (ERROR, the
+/// schema's word for "the guest crashed before it ended"), a PASS, SKIP or
+/// TIMEOUT becomes ERROR; a FAIL (or ERROR) stays. The reason always
+/// names the report, after the test's own reason.
+pub fn with_kernel_report(
+    status: Status,
+    reason: Option<String>,
+    report: &str,
+) -> (Status, Option<String>) {
+    let status = match status {
+        Status::Fail | Status::Error => status,
+        Status::Pass | Status::Skip | Status::Timeout => Status::Error,
+    };
+    let note = format!("{KERNEL_REPORT_NOTE}{report}");
+    let reason = match reason {
+        Some(r) => format!("{r}; {note}"),
+        None => note,
+    };
+    (status, Some(reason))
+}
+
+/// [`classify`] from the test's own results alone (and, for a test that
+/// left no exit code, how the boot ended).
+fn classify_test(
     rc: Option<i32>,
     log: &str,
     boot: &vm::Outcome,
@@ -456,7 +504,10 @@ pub fn classify(
         .collect();
     let Some(rc) = rc else {
         let (status, why) = match boot {
-            vm::Outcome::TimedOut => (
+            vm::Outcome::TimedOut
+            | vm::Outcome::Panicked {
+                timed_out: true, ..
+            } => (
                 Status::Timeout,
                 "the guest timed out before this test finished",
             ),
@@ -902,12 +953,101 @@ append = "asi=on"
             Status::Timeout
         );
         let panicked = vm::Outcome::Panicked {
+            report: "Kernel panic - not syncing: Fatal exception".into(),
             excerpt: vec![],
             exit: None,
+            timed_out: false,
         };
         assert_eq!(classify(None, "", &panicked, 45).0, Status::Error);
         assert_eq!(classify(None, "", &ok, 45).0, Status::Error);
         assert_eq!(classify(Some(0), "plain output\n", &ok, 45).0, Status::Pass);
+    }
+
+    /// A kernel report on the boot's console fails every test of the boot
+    /// (ERROR, FAIL staying FAIL), and each test's reason names it; a
+    /// clean console leaves the verdicts alone.
+    #[test]
+    fn a_kernel_report_fails_every_test_of_its_boot() {
+        let report = "BUG: KASAN: slab-use-after-free in asi_domain_put+0x3c/0x90";
+        let splat = |timed_out| vm::Outcome::Panicked {
+            report: report.into(),
+            excerpt: vec![format!("[   20.101234] {report}")],
+            exit: if timed_out { None } else { Some(0) },
+            timed_out,
+        };
+        let ktap_pass = "KTAP version 1\n1..1\nok 1 a\n";
+        let ktap_fail = "KTAP version 1\n1..1\nnot ok 1 a\n";
+        let skip = "KTAP version 1\n1..0 # SKIP no ASI in this kernel\n";
+        let note = format!("{KERNEL_REPORT_NOTE}{report}");
+        for (rc, log, want, reason) in [
+            (Some(0), ktap_pass, Status::Error, note.clone()),
+            (Some(0), "plain output\n", Status::Error, note.clone()),
+            (
+                Some(4),
+                skip,
+                Status::Error,
+                format!("no ASI in this kernel; {note}"),
+            ),
+            (Some(1), ktap_fail, Status::Fail, format!("exit=1; {note}")),
+            (
+                Some(124),
+                "",
+                Status::Error,
+                format!("exceeded 45s; {note}"),
+            ),
+            (
+                Some(127),
+                "",
+                Status::Error,
+                format!("cannot execute the test (exit 127); {note}"),
+            ),
+            (
+                None,
+                "",
+                Status::Error,
+                format!("the guest kernel crashed before this test finished; {note}"),
+            ),
+        ] {
+            let (s, r, cases) = classify(rc, log, &splat(false), 45);
+            assert_eq!(
+                (s, r.as_deref()),
+                (want, Some(reason.as_str())),
+                "{rc:?} {log:?}"
+            );
+            // The KTAP cases keep their own verdicts.
+            if log == ktap_pass {
+                assert_eq!(cases[0].status, Status::Pass);
+            }
+        }
+        // The same when the guest hung after the report.
+        assert_eq!(
+            classify(Some(0), ktap_pass, &splat(true), 45).0,
+            Status::Error
+        );
+        assert_eq!(
+            classify(None, "", &splat(true), 45),
+            (
+                Status::Error,
+                Some(format!(
+                    "the guest timed out before this test finished; {note}"
+                )),
+                vec![]
+            )
+        );
+        // Without a report nothing changes.
+        let ok = vm::Outcome::Exited(0);
+        assert_eq!(
+            classify(Some(0), ktap_pass, &ok, 45),
+            (
+                Status::Pass,
+                None,
+                vec![CaseResult {
+                    name: "a".into(),
+                    status: Status::Pass,
+                    reason: None
+                }]
+            )
+        );
     }
 
     #[test]

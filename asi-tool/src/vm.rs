@@ -3,8 +3,9 @@
 //! vng returns the guest command's exit code (255 when the guest died
 //! without writing one) but has no timeout and does not look at the
 //! console. This module adds both: a wall-clock limit (exit 124) and a scan
-//! of the kernel console for oopses, BUGs, panics and WARNINGs (exit 255,
-//! with the excerpt), and picks KVM only when it can really boot a guest.
+//! of the kernel console for kernel reports (oopses, panics, BUGs, KASAN,
+//! KFENCE, lockdep, UBSAN, WARNINGs: exit 255, with the report's first line
+//! and an excerpt), and picks KVM only when it can really boot a guest.
 
 use crate::cache::Cache;
 use crate::cmd::{Ended, Pipe, Stream};
@@ -65,10 +66,19 @@ pub enum Outcome {
     Exited(i32),
     /// The wall-clock limit passed.
     TimedOut,
-    /// The kernel oopsed, panicked or warned (the command may still have exited).
+    /// The console shows a kernel report: an oops, panic, BUG, KASAN,
+    /// KFENCE, lockdep or UBSAN report, or a WARNING. The report decides,
+    /// whatever else happened: the command may still have exited, even
+    /// with 0, or the guest may have hung after it (`timed_out`).
     Panicked {
+        /// The report's first line, without its timestamp (see
+        /// [`KernelReport::first_line`]).
+        report: String,
         excerpt: Vec<String>,
+        /// vng's exit code (`None`: killed, or timed out).
         exit: Option<i32>,
+        /// The wall-clock limit passed too.
+        timed_out: bool,
     },
 }
 
@@ -97,12 +107,53 @@ impl Boot {
 
 fn console_line() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
-    // Kernel messages on the console carry a printk timestamp.
-    R.get_or_init(|| Regex::new(r"^\s*(<\d+>)?\[\s*\d+\.\d+\]").expect("static regex"))
+    // Kernel messages on the console carry a printk timestamp (and, with
+    // CONFIG_PRINTK_CALLER, the caller: `[    1.0][    T1] `).
+    R.get_or_init(|| {
+        Regex::new(r"^\s*(<\d+>)?\[\s*\d+\.\d+\](\[\s*[CT]\d+\])? ?").expect("static regex")
+    })
 }
 
-/// Markers of a kernel in trouble.
-pub const PANIC_MARKERS: &[&str] = &["Oops", "BUG:", "Kernel panic", "WARNING:", "Call Trace:"];
+/// The message of a kernel console line (what follows its printk
+/// timestamp), `None` for any other line: the guest command's own output
+/// and vng's have no timestamp.
+pub fn kernel_message(line: &str) -> Option<&str> {
+    console_line().find(line).map(|m| &line[m.end()..])
+}
+
+/// How the first line of a kernel report begins: a kernel console line
+/// whose message (after the printk timestamp) starts with one of these is
+/// trouble. Matched at the start of the message only, so that a line that
+/// merely mentions one (`RETBleed: WARNING: Spectre v2 mitigation leaves
+/// CPU vulnerable...`, a test writing "BUG:" to /dev/kmsg mid-line) is not.
+pub const PANIC_MARKERS: &[&str] = &[
+    // x86 die(): "Oops: general protection fault, ...", "Oops: invalid
+    // opcode: 0000 [#1] ...", "Oops: int3", "Oops: Oops: 0000" (page fault).
+    "Oops:",
+    // "BUG: KASAN: slab-use-after-free in f+0x1/0x2", "BUG: KFENCE:
+    // use-after-free read in ...", "BUG: sleeping function called from
+    // invalid context at ...", "BUG: scheduling while atomic", "BUG: unable
+    // to handle page fault for address", "BUG: Bad page state in process".
+    "BUG:",
+    // lockdep under PROVE_RAW_LOCK_NESTING: "[ BUG: Invalid wait context ]".
+    "[ BUG:",
+    // The soft-lockup detector (pr_fmt "watchdog: ").
+    "watchdog: BUG:",
+    // BUG(), BUG_ON(), VM_BUG_ON_PAGE() and friends (DEBUG_VM, DEBUG_LIST
+    // with BUG_ON_DATA_CORRUPTION): "kernel BUG at mm/x.c:12!", then an Oops.
+    "kernel BUG at",
+    "Kernel panic",
+    // WARN*() ("WARNING: CPU: 0 PID: 1 at mm/x.c:12 f+0x1/0x2"), lockdep
+    // ("WARNING: possible circular locking dependency detected", "WARNING:
+    // inconsistent lock state", "WARNING: possible recursive locking
+    // detected", ...) and RCU lockdep ("WARNING: suspicious RCU usage").
+    "WARNING:",
+    // "UBSAN: array-index-out-of-bounds in mm/x.c:12:5".
+    "UBSAN:",
+    // Any other stack dump (a hung task, an RCU stall, a SLUB debug
+    // report); an OOM-killer report's is not trouble (see below).
+    "Call Trace:",
+];
 
 /// Guest kernel trouble known to come from the emulator, not from the
 /// kernel under test: under TCG, text patching (static keys, alternatives)
@@ -121,7 +172,7 @@ pub fn is_infra_flake(excerpt: &[String]) -> bool {
 pub fn reached_init(lines: &[String]) -> bool {
     lines
         .iter()
-        .any(|l| console_line().is_match(l) && l.contains(" as init process"))
+        .any(|l| kernel_message(l).is_some_and(|m| m.contains(" as init process")))
 }
 
 /// Why a boot failed for a reason outside the kernel under test, if it
@@ -154,6 +205,11 @@ pub fn flake_line(excerpt: &[String]) -> Option<&str> {
 /// ("invoked oom-killer:", then the CPU, taint and hardware lines).
 const OOM_REPORT_HEADER_LINES: usize = 6;
 
+/// How far before a bare `Call Trace:` to look for the line that says
+/// what the stack dump is about (`INFO: task x:1 blocked for more than
+/// 122 seconds.`, `rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:`).
+const TRACE_HEADER_LINES: usize = 12;
+
 /// Whether the `Call Trace:` at `lines[i]` is the stack dump of an
 /// OOM-killer report. Running a memory cgroup out of memory is what some
 /// tests do on purpose (map_exclusive_mode's memcg cases): the kernel
@@ -162,20 +218,48 @@ fn is_oom_report_trace(lines: &[String], i: usize) -> bool {
     lines[i].contains("Call Trace:")
         && lines[i.saturating_sub(OOM_REPORT_HEADER_LINES)..i]
             .iter()
-            .any(|l| console_line().is_match(l) && l.contains(" invoked oom-killer: "))
+            .any(|l| kernel_message(l).is_some_and(|m| m.contains(" invoked oom-killer: ")))
 }
 
-/// Scans console lines for kernel trouble; returns an excerpt starting at
-/// the first marker (at most 40 lines).
-pub fn find_panic(lines: &[String]) -> Option<Vec<String>> {
-    let first = (0..lines.len()).find(|&i| {
-        let l = &lines[i];
-        console_line().is_match(l)
-            && PANIC_MARKERS.iter().any(|m| l.contains(m))
-            && !is_oom_report_trace(lines, i)
-    })?;
-    let start = first.saturating_sub(2);
-    Some(lines[start..lines.len().min(first + 40)].to_vec())
+/// Whether `lines[i]` begins a kernel report: a kernel console line whose
+/// message starts with a [`PANIC_MARKERS`] entry, not an OOM kill's trace.
+fn starts_report(lines: &[String], i: usize) -> bool {
+    kernel_message(&lines[i]).is_some_and(|m| PANIC_MARKERS.iter().any(|p| m.starts_with(p)))
+        && !is_oom_report_trace(lines, i)
+}
+
+/// Kernel trouble found on a console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelReport {
+    /// The report's first line without its timestamp: `BUG: KASAN:
+    /// slab-use-after-free in asi_free+0x14d/0x1d0`, `WARNING: possible
+    /// circular locking dependency detected`, `kernel BUG at mm/x.c:12!`.
+    /// For a bare `Call Trace:`, the `INFO:` line just before it if
+    /// there is one.
+    pub first_line: String,
+    /// The console from two lines before the report's first line (a
+    /// KASAN banner, a `cut here` line) to 40 lines after its marker.
+    pub excerpt: Vec<String>,
+}
+
+/// Scans console lines for kernel trouble: the first kernel report, if
+/// any (see [`PANIC_MARKERS`]).
+pub fn find_report(lines: &[String]) -> Option<KernelReport> {
+    let first = (0..lines.len()).find(|&i| starts_report(lines, i))?;
+    let message = |i: usize| kernel_message(&lines[i]).unwrap_or_default().trim();
+    // A bare stack dump is named by the `INFO:` line before it, if any.
+    let head = if message(first).starts_with("Call Trace:") {
+        (first.saturating_sub(TRACE_HEADER_LINES)..first)
+            .rev()
+            .find(|&i| message(i).contains("INFO: "))
+            .unwrap_or(first)
+    } else {
+        first
+    };
+    Some(KernelReport {
+        first_line: message(head).to_string(),
+        excerpt: lines[head.saturating_sub(2)..lines.len().min(first + 40)].to_vec(),
+    })
 }
 
 /// Guest memory in vng's syntax (digits, then `K`, `M` or `G`; no suffix
@@ -323,18 +407,26 @@ pub fn boot(image: &Path, command: &[String], opts: &VmOptions, console: &Path) 
     })?;
     let seconds = start.elapsed().as_secs_f64();
     let reached_init = reached_init(&lines);
-    let panic = find_panic(&lines);
-    let outcome = match (ended, panic) {
-        (Ended::TimedOut(_), _) => Outcome::TimedOut,
-        (Ended::Exited(st), Some(excerpt)) => Outcome::Panicked {
-            excerpt,
-            exit: st.code(),
+    let outcome = match (ended, find_report(&lines)) {
+        // A kernel report decides the outcome even when the guest then hung
+        // (a lockdep splat before a deadlock) or the command exited 0.
+        (ended, Some(r)) => Outcome::Panicked {
+            report: r.first_line,
+            excerpt: r.excerpt,
+            exit: match ended {
+                Ended::Exited(st) => st.code(),
+                Ended::TimedOut(_) => None,
+            },
+            timed_out: matches!(ended, Ended::TimedOut(_)),
         },
+        (Ended::TimedOut(_), None) => Outcome::TimedOut,
         (Ended::Exited(st), None) => match st.code() {
             Some(c) => Outcome::Exited(c),
             None => Outcome::Panicked {
+                report: "vng was killed by a signal".into(),
                 excerpt: vec!["vng was killed by a signal".into()],
                 exit: None,
+                timed_out: false,
             },
         },
     };
@@ -416,6 +508,23 @@ mod tests {
         lines.iter().map(|s| s.to_string()).collect()
     }
 
+    /// The first report of `console` (lines of text), checked to start at
+    /// `first_line` and to hold it in its excerpt.
+    fn report_of(console: &str) -> KernelReport {
+        let lines: Vec<String> = console.lines().map(str::to_string).collect();
+        let r = find_report(&lines).unwrap_or_else(|| panic!("no report in:\n{console}"));
+        assert!(
+            r.excerpt.iter().any(|l| l.ends_with(&r.first_line)),
+            "{r:?}"
+        );
+        r
+    }
+
+    fn no_report(console: &str) {
+        let lines: Vec<String> = console.lines().map(str::to_string).collect();
+        assert_eq!(find_report(&lines), None, "{console}");
+    }
+
     #[test]
     fn finds_kernel_trouble_only_on_console_lines() {
         let clean = v(&[
@@ -423,19 +532,299 @@ mod tests {
             "WARNING: this is userspace output",
             "ok 1 x",
         ]);
-        assert!(find_panic(&clean).is_none());
+        assert!(find_report(&clean).is_none());
         let oops = v(&[
             "[    1.0] a",
             "[    1.1] b",
             "[    2.000001] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI",
             "[    2.000002] RIP: 0010:enqueue_timer+0x1/0x2",
         ]);
-        let e = find_panic(&oops).unwrap();
-        assert_eq!(e.len(), 4);
-        assert!(e[2].contains("Oops"));
+        let r = find_report(&oops).unwrap();
+        assert_eq!(r.excerpt.len(), 4);
+        assert!(r.excerpt[2].contains("Oops"));
+        assert_eq!(r.first_line, "Oops: int3: 0000 [#1] PREEMPT SMP NOPTI");
         let warn = v(&["<4>[   10.5] WARNING: CPU: 0 PID: 1 at mm/asi.c:10 asi_init+0x1"]);
-        assert!(find_panic(&warn).is_some());
-        assert!(find_panic(&v(&["[ 3.5] Kernel panic - not syncing: VFS"])).is_some());
+        assert_eq!(
+            find_report(&warn).unwrap().first_line,
+            "WARNING: CPU: 0 PID: 1 at mm/asi.c:10 asi_init+0x1"
+        );
+        assert!(find_report(&v(&["[ 3.5] Kernel panic - not syncing: VFS"])).is_some());
+        // CONFIG_PRINTK_CALLER adds the caller after the timestamp.
+        assert_eq!(
+            find_report(&v(&[
+                "[   10.5][    T1] BUG: KASAN: wild-memory-access in f+0x1/0x2"
+            ]))
+            .unwrap()
+            .first_line,
+            "BUG: KASAN: wild-memory-access in f+0x1/0x2"
+        );
+    }
+
+    /// A WARN_ON() in 6.12's format (`__warn()`): `cut here`, the
+    /// WARNING line with the file and line, then the registers and trace.
+    #[test]
+    fn a_warning_is_a_report() {
+        let r = report_of(
+            "[   31.402214] ------------[ cut here ]------------
+[   31.402460] WARNING: CPU: 1 PID: 201 at mm/map_exclusive.c:412 mx_pool_put+0x1b4/0x1d0
+[   31.403007] Modules linked in:
+[   31.403200] CPU: 1 UID: 0 PID: 201 Comm: map_exclusive Not tainted 6.12.107 #1
+[   31.403310] Hardware name: QEMU Standard PC (Q35 + ICH9, 2009), BIOS 1.16.2-debian-1.16.2-1 04/01/2014
+[   31.403480] RIP: 0010:mx_pool_put+0x1b4/0x1d0
+[   31.405120] Call Trace:
+[   31.405130]  <TASK>
+[   31.405170]  ? __warn+0x89/0x130
+[   31.405990]  </TASK>
+[   31.406001] ---[ end trace 0000000000000000 ]---
+asi-tool: map_exclusive exited 0",
+        );
+        assert_eq!(
+            r.first_line,
+            "WARNING: CPU: 1 PID: 201 at mm/map_exclusive.c:412 mx_pool_put+0x1b4/0x1d0"
+        );
+        assert!(r.excerpt[0].contains("cut here"), "{r:?}");
+    }
+
+    /// Generic KASAN (mm/kasan/report.c): a banner, then `BUG: KASAN:`.
+    #[test]
+    fn a_kasan_report_is_a_report() {
+        let r = report_of(
+            "[   20.101010] ==================================================================
+[   20.101234] BUG: KASAN: slab-use-after-free in asi_domain_put+0x3c/0x90
+[   20.101301] Read of size 8 at addr ffff888006b1c418 by task kworker/u8:2/57
+[   20.101350] 
+[   20.101380] CPU: 0 UID: 0 PID: 57 Comm: kworker/u8:2 Not tainted 6.12.107 #1
+[   20.101400] Hardware name: QEMU Standard PC (Q35 + ICH9, 2009), BIOS 1.16.2-debian-1.16.2-1 04/01/2014
+[   20.101420] Workqueue: netns cleanup_net
+[   20.101440] Call Trace:
+[   20.101450]  <TASK>
+[   20.101460]  dump_stack_lvl+0x5d/0x80
+[   20.101470]  print_report+0xc1/0x610
+[   20.101480]  kasan_report+0xaf/0xe0
+[   20.101490]  asi_domain_put+0x3c/0x90
+[   20.101500]  cleanup_net+0x2c4/0x5c0
+[   20.101560]  </TASK>
+[   20.101570] 
+[   20.101580] Allocated by task 180:
+[   20.101700] Freed by task 57:
+[   20.101800] The buggy address belongs to the object at ffff888006b1c400
+[   20.101801]  which belongs to the cache kmalloc-64 of size 64
+[   20.101900] ==================================================================
+[   20.101950] Disabling lock debugging due to kernel taint",
+        );
+        assert_eq!(
+            r.first_line,
+            "BUG: KASAN: slab-use-after-free in asi_domain_put+0x3c/0x90"
+        );
+        assert!(r.excerpt[0].ends_with("====="), "the banner is kept: {r:?}");
+    }
+
+    /// lockdep (kernel/locking/lockdep.c): an empty line, a `=====`
+    /// banner, then `WARNING: ...` or `[ BUG: ... ]`; and the
+    /// DEBUG_ATOMIC_SLEEP report (`__might_resched()`).
+    #[test]
+    fn lockdep_and_atomic_sleep_reports_are_reports() {
+        let circular = report_of(
+            "[   30.000001] 
+[   30.000002] ======================================================
+[   30.000003] WARNING: possible circular locking dependency detected
+[   30.000004] 6.12.107 #1 Not tainted
+[   30.000005] ------------------------------------------------------
+[   30.000006] ip/201 is trying to acquire lock:
+[   30.000007] ffffffff83b1c2a8 (rtnl_mutex){+.+.}-{4:4}, at: rtnl_lock+0x15/0x20
+[   30.000008] 
+[   30.000009] but task is already holding lock:
+[   30.000010] ffff888004a3e0d8 (&dom->lock){+.+.}-{3:3}, at: asi_domain_bind+0x4e/0x1a0
+[   30.000012] 
+[   30.000013] which lock already depends on the new lock.",
+        );
+        assert_eq!(
+            circular.first_line,
+            "WARNING: possible circular locking dependency detected"
+        );
+        assert!(circular.excerpt[1].contains("======"), "{circular:?}");
+        let rcu = report_of(
+            "[   31.100000] 
+[   31.100001] =============================
+[   31.100002] WARNING: suspicious RCU usage
+[   31.100003] 6.12.107 #1 Not tainted
+[   31.100004] -----------------------------
+[   31.100005] net/core/net_namespace.c:341 suspicious rcu_dereference_check() usage!
+[   31.100006] 
+[   31.100007] other info that might help us debug this:",
+        );
+        assert_eq!(rcu.first_line, "WARNING: suspicious RCU usage");
+        let irq = report_of(
+            "[   33.000000] 
+[   33.000001] ================================
+[   33.000002] WARNING: inconsistent lock state
+[   33.000003] 6.12.107 #1 Not tainted
+[   33.000004] --------------------------------
+[   33.000005] inconsistent {SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W} usage.
+[   33.000006] swapper/1/0 [HC0[0]:SC1[1]:HE1:SE0] takes:",
+        );
+        assert_eq!(irq.first_line, "WARNING: inconsistent lock state");
+        let wait = report_of(
+            "[   34.000000] 
+[   34.000001] =============================
+[   34.000002] [ BUG: Invalid wait context ]
+[   34.000003] 6.12.107 #1 Not tainted
+[   34.000004] -----------------------------
+[   34.000005] swapper/0/1 is trying to lock:",
+        );
+        assert_eq!(wait.first_line, "[ BUG: Invalid wait context ]");
+        let sleep = report_of(
+            "[   32.000000] BUG: sleeping function called from invalid context at include/linux/sched/mm.h:321
+[   32.000001] in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 190, name: map_exclusive
+[   32.000002] preempt_count: 1, expected: 0
+[   32.000003] RCU nest depth: 0, expected: 0
+[   32.000004] 1 lock held by map_exclusive/190:
+[   32.000005]  #0: ffff888004a3e0d8 (&pool->lock){+.+.}-{3:3}, at: mx_pool_get+0x2a/0x120
+[   32.000006] Preemption disabled at:
+[   32.000007] [<ffffffff81234567>] mx_pool_get+0x2a/0x120
+[   32.000008] CPU: 0 UID: 0 PID: 190 Comm: map_exclusive Not tainted 6.12.107 #1
+[   32.000010] Call Trace:",
+        );
+        assert_eq!(
+            sleep.first_line,
+            "BUG: sleeping function called from invalid context at include/linux/sched/mm.h:321"
+        );
+    }
+
+    /// UBSAN (lib/ubsan.c): `cut here`, then `UBSAN: <kind> in <file>`.
+    /// Before the marker existed, only the dump_stack()'s `Call Trace:`
+    /// four lines later was found, and the UBSAN line fell out of the excerpt.
+    #[test]
+    fn a_ubsan_report_is_a_report() {
+        let r = report_of(
+            "[   40.000000] ------------[ cut here ]------------
+[   40.000001] UBSAN: array-index-out-of-bounds in mm/map_exclusive.c:233:18
+[   40.000002] index 8 is out of range for type 'struct mx_slot [8]'
+[   40.000003] CPU: 1 UID: 0 PID: 1 Comm: swapper/0 Not tainted 6.12.107 #1
+[   40.000004] Hardware name: QEMU Standard PC (Q35 + ICH9, 2009), BIOS 1.16.2-debian-1.16.2-1 04/01/2014
+[   40.000005] Call Trace:
+[   40.000006]  <TASK>
+[   40.000007]  dump_stack_lvl+0x5d/0x80
+[   40.000008]  __ubsan_handle_out_of_bounds+0xa5/0xe0
+[   40.000009]  </TASK>
+[   40.000010] ---[ end trace ]---",
+        );
+        assert_eq!(
+            r.first_line,
+            "UBSAN: array-index-out-of-bounds in mm/map_exclusive.c:233:18"
+        );
+    }
+
+    /// KFENCE (mm/kfence/report.c): a banner, `BUG: KFENCE:` and its own
+    /// stack (no `Call Trace:`).
+    #[test]
+    fn a_kfence_report_is_a_report() {
+        let r = report_of(
+            "[   50.000000] ==================================================================
+[   50.000001] BUG: KFENCE: use-after-free read in asi_domain_put+0x3c/0x90
+[   50.000002] 
+[   50.000003] Use-after-free read at 0x00000000a3c5e9f1 (in kfence-#12):
+[   50.000004]  asi_domain_put+0x3c/0x90
+[   50.000005]  cleanup_net+0x2c4/0x5c0
+[   50.000006] 
+[   50.000007] kfence-#12: 0x00000000e5d1a0b2-0x000000007a8d4c3e, size=64, cache=kmalloc-64
+[   50.000008] 
+[   50.000009] allocated by task 180 on cpu 1 at 19.874512s (0.226488s ago):
+[   50.000010] CPU: 0 UID: 0 PID: 57 Comm: kworker/u8:2 Not tainted 6.12.107 #1
+[   50.000011] ==================================================================",
+        );
+        assert_eq!(
+            r.first_line,
+            "BUG: KFENCE: use-after-free read in asi_domain_put+0x3c/0x90"
+        );
+    }
+
+    /// BUG_ON() (lib/bug.c, then x86 die()): the `kernel BUG at` line
+    /// names the report, not the `Oops: invalid opcode` after it.
+    #[test]
+    fn a_kernel_bug_is_a_report() {
+        let r = report_of(
+            "[   60.000000] page: refcount:0 mapcount:0 mapping:0000000000000000 index:0x0 pfn:0x1a2b3
+[   60.000001] page dumped because: VM_BUG_ON_PAGE(page_ref_count(page) == 0)
+[   60.000002] ------------[ cut here ]------------
+[   60.000003] kernel BUG at include/linux/mm.h:1508!
+[   60.000004] Oops: invalid opcode: 0000 [#1] PREEMPT SMP KASAN NOPTI
+[   60.000005] CPU: 1 UID: 0 PID: 190 Comm: map_exclusive Not tainted 6.12.107 #1
+[   60.000006] RIP: 0010:mx_pool_free+0x1f2/0x200",
+        );
+        assert_eq!(r.first_line, "kernel BUG at include/linux/mm.h:1508!");
+        assert!(r.excerpt[0].contains("page dumped because"), "{r:?}");
+    }
+
+    /// A bare stack dump is named by the `INFO:` line before it (a hung
+    /// task, an RCU stall), else it is just `Call Trace:`.
+    #[test]
+    fn a_bare_stack_dump_is_named_by_its_info_line() {
+        let hung = report_of(
+            "[  245.000000] INFO: task netns_churn:311 blocked for more than 122 seconds.
+[  245.000001]       Not tainted 6.12.107 #1
+[  245.000002] \"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message.
+[  245.000003] task:netns_churn     state:D stack:0     pid:311   tgid:311   ppid:1      flags:0x00004002
+[  245.000004] Call Trace:
+[  245.000005]  <TASK>
+[  245.000006]  __schedule+0x3c4/0xd50",
+        );
+        assert_eq!(
+            hung.first_line,
+            "INFO: task netns_churn:311 blocked for more than 122 seconds."
+        );
+        let bare = report_of("[    5.0] something\n[    5.1] Call Trace:\n[    5.2]  <TASK>");
+        assert_eq!(bare.first_line, "Call Trace:");
+    }
+
+    /// What only looks like a report is not one: the command's own output
+    /// (no printk timestamp, even when a test prints a kernel-looking
+    /// line with its own prefix), and kernel lines that mention a marker
+    /// without starting with it.
+    #[test]
+    fn lines_that_only_look_like_reports_are_not() {
+        no_report(
+            "asi-tool: running map_exclusive
+WARNING: this is the test's own output
+# BUG: KASAN: not expected here (a test's comment)
+BUG: sleeping function called from invalid context (printed by a test, no timestamp)
+ok 1 UBSAN: none
+kernel BUG at nowhere (echoed by a script)
+asi-tool: map_exclusive exited 0",
+        );
+        no_report(
+            "[    0.123456] RETBleed: WARNING: Spectre v2 mitigation leaves CPU vulnerable to RETBleed attacks, data leaks possible!
+[    0.200000] Spectre V2 : WARNING: Unprivileged eBPF is enabled with eIBRS on, data leaks possible via Spectre v2 BHB attacks!
+[    1.000000] kasan: KernelAddressSanitizer initialized (generic)
+[    1.100000] kfence: initialized - using 2097152 bytes for 255 objects at 0x(____ptrval____)-0x(____ptrval____)
+[    1.200000] Lock dependency validator: Copyright (c) 2006 Red Hat, Inc., Ingo Molnar
+[    1.300000] virtme-ng-init: no WARNING: here, mid-line
+[    2.000000] Run /usr/lib/virtme-ng-init as init process",
+        );
+    }
+
+    /// The TCG text-patching flake as a 7.2.13 boot printed it (run
+    /// 20261207-202416, console-0-try1.log): found as a report, named by
+    /// its Oops line, and taken for the known emulator flake.
+    #[test]
+    fn the_int3_flake_is_a_report_and_a_known_flake() {
+        let r = report_of(
+            "[    1.605591] sched_clock: Marking stable (1624227711, -19393234)->(1708461274, -103626797)
+[    1.609496] Oops: int3: 0000 [#1] SMP NOPTI
+[    1.610243] CPU: 1 UID: 0 PID: 1 Comm: swapper/0 Not tainted 7.2.13 #9 PREEMPT(lazy)  
+[    1.610442] Hardware name: QEMU Standard PC (Q35 + ICH9, 2009), BIOS 1.16.2-debian-1.16.2-1 04/01/2014
+[    1.610610] RIP: 0010:sched_clock_cpu+0x9/0x190
+[    1.611914] Call Trace:
+[    1.612836]  <IRQ>
+[    1.613111]  update_rq_clock+0x30/0x100
+[    1.615814] Kernel panic - not syncing: Fatal exception in interrupt",
+        );
+        assert_eq!(r.first_line, "Oops: int3: 0000 [#1] SMP NOPTI");
+        assert!(is_infra_flake(&r.excerpt));
+        assert_eq!(
+            flake_line(&r.excerpt),
+            Some("[    1.609496] Oops: int3: 0000 [#1] SMP NOPTI")
+        );
     }
 
     #[test]
@@ -450,19 +839,19 @@ mod tests {
             "[   19.96]  dump_stack_lvl+0x53/0x70",
             "[   19.97] Memory cgroup out of memory: Killed process 165 (map_exclusive_m)",
         ]);
-        assert!(find_panic(&oom).is_none());
+        assert!(find_report(&oom).is_none());
         let mut later = oom.clone();
         later.extend(v(&[
             "[   30.0] x",
             "[   30.1] Call Trace:",
             "[   30.1]  <TASK>",
         ]));
-        let e = find_panic(&later).unwrap();
-        assert!(e[2].contains("[   30.1] Call Trace:"), "{e:?}");
+        let r = find_report(&later).unwrap();
+        assert!(r.excerpt[2].contains("[   30.1] Call Trace:"), "{r:?}");
         // A trace far from any OOM header is trouble even after one.
         let mut far = oom.clone();
         far.extend(v(&["[ 40.0] WARNING: CPU: 1 PID: 9 at mm/x.c:1 f+0x1"]));
-        assert!(find_panic(&far).unwrap()[2].contains("WARNING"));
+        assert!(find_report(&far).unwrap().excerpt[2].contains("WARNING"));
     }
 
     #[test]
@@ -646,18 +1035,33 @@ mod tests {
         assert_eq!(infra_failure(&boot(Outcome::TimedOut, false)), None);
         assert!(infra_failure(&boot(
             Outcome::Panicked {
+                report: "Oops: int3: 0000 [#1] PREEMPT SMP NOPTI".into(),
                 excerpt: int3.clone(),
-                exit: Some(255)
+                exit: Some(255),
+                timed_out: false,
             },
             true
         ))
         .unwrap()
         .contains("Oops: int3"));
+        // Also when the guest hung after it.
+        assert!(infra_failure(&boot(
+            Outcome::Panicked {
+                report: "Oops: int3: 0000 [#1] PREEMPT SMP NOPTI".into(),
+                excerpt: int3.clone(),
+                exit: None,
+                timed_out: true,
+            },
+            true
+        ))
+        .is_some());
         assert_eq!(
             infra_failure(&boot(
                 Outcome::Panicked {
+                    report: "BUG: unable to handle page fault for address: fffffe8006000008".into(),
                     excerpt: ours.clone(),
-                    exit: Some(255)
+                    exit: Some(255),
+                    timed_out: false,
                 },
                 false
             )),

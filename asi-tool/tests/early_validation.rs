@@ -186,3 +186,97 @@ fn a_numa_test_that_cannot_boot_is_reported_before_any_fetch() {
     );
     no_work_done(tmp.path());
 }
+
+/// The project's own Kconfig fragments: the debug fragment is opt-in, so
+/// the default build (patched or baseline) never merges it; asked for,
+/// it is merged last.
+#[test]
+fn the_default_build_never_gets_the_debug_fragment() {
+    let dir = project().join("kconfig");
+    let names = |patched, extra: &[String]| -> Vec<String> {
+        asi_tool::kconfig::load(&dir, patched, extra)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.name)
+            .collect()
+    };
+    let debug = vec!["70-debug.config".to_string()];
+    for patched in [true, false] {
+        assert!(!names(patched, &[]).contains(&debug[0]));
+        assert_eq!(names(patched, &debug).last(), Some(&debug[0]));
+    }
+    assert_eq!(
+        asi_tool::kconfig::build_suffix(&debug).as_deref(),
+        Some("debug")
+    );
+}
+
+/// `--kconfig` must name an opt-in fragment of kconfig/: a typo, or a
+/// fragment every build gets anyway, is a usage error before any fetch.
+#[test]
+fn a_kconfig_fragment_that_is_not_opt_in_is_a_usage_error_before_any_fetch() {
+    for (name, why) in [
+        ("70-debg.config", "no Kconfig fragment \"70-debg.config\""),
+        (
+            "10-tests.config",
+            "10-tests.config is merged into every build",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        project_with_manifest(tmp.path(), ONE_TEST);
+        // --baseline: no queue to load, so the fragments are what fails.
+        let out = asi_test(tmp.path(), &["--baseline", "--kconfig", name]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(why), "{name}: {err}");
+        assert!(
+            err.contains("70-debug.config"),
+            "names what there is: {err}"
+        );
+        no_work_done(tmp.path());
+    }
+}
+
+/// A matrix config whose `kconfig` names no opt-in fragment of kconfig/
+/// makes ci/matrix.toml a broken input file (exit 3), said before any
+/// cell is fetched or any run directory made.
+#[test]
+fn a_matrix_config_with_an_unknown_fragment_is_refused_before_any_fetch() {
+    for (name, why) in [
+        ("70-debg.config", "no Kconfig fragment \"70-debg.config\""),
+        (
+            "00-base.config",
+            "00-base.config is merged into every build",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        project_with_manifest(tmp.path(), ONE_TEST);
+        std::fs::create_dir_all(tmp.path().join("ci")).unwrap();
+        std::fs::write(
+            tmp.path().join("ci/matrix.toml"),
+            format!(
+                "[[kernel]]\nversion = \"6.12.107\"\n\
+                 [[config]]\nname = \"asi-on\"\npatched = true\nappend = \"asi=on\"\n\
+                 [[config]]\nname = \"asi-on-debug\"\npatched = true\nappend = \"asi=on\"\n\
+                 kconfig = [\"{name}\"]\nkernels = [\"6.12.107\"]\n"
+            ),
+        )
+        .unwrap();
+        let out = Command::new(BIN)
+            .arg("--project")
+            .arg(tmp.path())
+            .arg("--cache-dir")
+            .arg(tmp.path().join("cache"))
+            .args(["matrix", "--config", "asi-on", "--no-previous", "--out"])
+            .arg(tmp.path().join("results/matrix/x"))
+            .output()
+            .expect("asi-tool runs");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{name}: {err}");
+        assert!(
+            err.contains("matrix.toml: config asi-on-debug: kconfig:") && err.contains(why),
+            "{name}: {err}"
+        );
+        no_work_done(tmp.path());
+    }
+}

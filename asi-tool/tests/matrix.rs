@@ -29,8 +29,17 @@ fn the_project_matrix_lists_its_versions_for_ci() {
     assert_eq!(v[0], "6.12.107");
     let out = asi(&["matrix", "list"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.lines().count(), 9, "{text}");
+    // 3 versions x 3 configs, and the two debug cells of 6.12.107 only.
+    assert_eq!(text.lines().count(), 11, "{text}");
     assert!(text.contains("6.12.107-baseline"), "{text}");
+    for debug in ["6.12.107-asi-on-debug", "6.12.107-baseline-debug"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(debug))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(line.ends_with("kconfig + 70-debug.config"), "{line}");
+    }
+    assert!(!text.contains("7.2-asi-on-debug"), "{text}");
 }
 
 #[test]

@@ -160,3 +160,99 @@ fn other_oopses_are_the_kernels_and_not_retried() {
     assert!(err.contains("crashed or warned"), "{err}");
     assert!(!err.contains("FLAKY"), "{err}");
 }
+
+/// A `vng` whose guest starts init, prints `console` (lines) and exits
+/// `code` on every call.
+fn fake_vng_console(bin: &Path, console: &[&str], code: i32) {
+    std::fs::create_dir_all(bin).unwrap();
+    let mut script = String::from(
+        "#!/bin/sh\n\
+         n=$(cat \"$0.calls\" 2>/dev/null || echo 0)\n\
+         n=$((n + 1)); echo $n > \"$0.calls\"\n\
+         cat <<'CONSOLE'\n\
+         [    2.386968] Run /usr/lib/virtme-ng-init as init process\n",
+    );
+    for l in console {
+        script.push_str(l);
+        script.push('\n');
+    }
+    script.push_str(&format!("CONSOLE\nexit {code}\n"));
+    let vng = bin.join("vng");
+    std::fs::write(&vng, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&vng, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A kernel report on the console makes `run` exit 255 and name the
+/// report's first line, even when the command itself exited 0 (a WARN in
+/// a boot whose command succeeded); it is not retried.
+#[test]
+fn a_kernel_report_after_a_successful_command_is_exit_255() {
+    for (console, first) in [
+        (
+            &[
+                "[   12.000001] ------------[ cut here ]------------",
+                "[   12.000002] WARNING: CPU: 1 PID: 201 at mm/map_exclusive.c:412 mx_pool_put+0x1b4/0x1d0",
+                "[   12.000003] Call Trace:",
+            ][..],
+            "WARNING: CPU: 1 PID: 201 at mm/map_exclusive.c:412 mx_pool_put+0x1b4/0x1d0",
+        ),
+        (
+            &[
+                "[   20.101010] ==================================================================",
+                "[   20.101234] BUG: KASAN: slab-use-after-free in asi_domain_put+0x3c/0x90",
+                "[   20.101301] Read of size 8 at addr ffff888006b1c418 by task kworker/u8:2/57",
+            ][..],
+            "BUG: KASAN: slab-use-after-free in asi_domain_put+0x3c/0x90",
+        ),
+        (
+            &[
+                "[   30.000002] ======================================================",
+                "[   30.000003] WARNING: possible circular locking dependency detected",
+                "[   30.000004] 6.12.107 #1 Not tainted",
+            ][..],
+            "WARNING: possible circular locking dependency detected",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        setup(root);
+        fake_vng_console(&root.join("bin"), console, 0);
+        let out = run(root, "1");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(255), "{err}");
+        assert_eq!(calls(&root.join("bin")), 1, "{err}");
+        assert!(
+            err.contains(&format!("crashed or warned: {first}")),
+            "{err}"
+        );
+        assert!(err.contains("vng exited 0"), "{err}");
+        assert!(!err.contains("FLAKY"), "{err}");
+    }
+}
+
+/// The command's own output is not the kernel's: a WARNING or BUG line
+/// without a printk timestamp, or a kernel line that only mentions one,
+/// leaves the command's exit code alone.
+#[test]
+fn lines_that_only_look_like_kernel_reports_leave_the_exit_code_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    setup(root);
+    fake_vng_console(
+        &root.join("bin"),
+        &[
+            "WARNING: printed by the command",
+            "BUG: KASAN: printed by the command",
+            "[    0.123456] RETBleed: WARNING: Spectre v2 mitigation leaves CPU vulnerable to RETBleed attacks, data leaks possible!",
+        ],
+        7,
+    );
+    let out = run(root, "1");
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("crashed or warned"),
+        "{}",
+        stderr(&out)
+    );
+}
