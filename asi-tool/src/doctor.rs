@@ -130,6 +130,16 @@ pub const PREREQS: &[Prereq] = &[
         package: Some("udev"),
     },
     Prereq {
+        what: "kexec (the crash-dump test loads a capture kernel)",
+        probe: Probe::Program("kexec"),
+        package: Some("kexec-tools"),
+    },
+    Prereq {
+        what: "makedumpfile (the crash-dump test filters the dump)",
+        probe: Probe::Program("makedumpfile"),
+        package: Some("makedumpfile"),
+    },
+    Prereq {
         what: "python3-pip",
         probe: Probe::Program("pip3"),
         package: Some("python3-pip"),
@@ -143,10 +153,24 @@ pub const PREREQS: &[Prereq] = &[
 
 pub fn present(p: &Prereq) -> bool {
     match p.probe {
-        Probe::Program(name) => which(name).is_some(),
+        // kexec and makedumpfile live in /usr/sbin, which a user's PATH
+        // may leave out; the guest runs them as root.
+        Probe::Program(name) => {
+            which(name).is_some()
+                || ["/usr/sbin", "/sbin"]
+                    .iter()
+                    .any(|d| Path::new(d).join(name).is_file())
+        }
         Probe::File(path) => Path::new(path).exists(),
     }
 }
+
+/// The debconf answer that keeps kexec-tools from changing how the host
+/// reboots: its postinst would otherwise set `LOAD_KEXEC=true` in
+/// /etc/default/kexec, so that every reboot of the host kexecs into its
+/// kernel instead of going through the firmware. asi-tool only needs the
+/// `kexec` program, inside guests.
+pub const KEXEC_PRESEED: &str = "kexec-tools kexec-tools/load_kexec boolean false";
 
 /// The commands that install `missing`.
 pub fn install_commands(missing: &[&Prereq]) -> Vec<String> {
@@ -154,6 +178,9 @@ pub fn install_commands(missing: &[&Prereq]) -> Vec<String> {
     let debs: Vec<&str> = missing.iter().filter_map(|p| p.package).collect();
     if !debs.is_empty() {
         out.push("apt-get update".to_string());
+        if debs.contains(&"kexec-tools") {
+            out.push(format!("echo '{KEXEC_PRESEED}' | debconf-set-selections"));
+        }
         out.push(format!(
             "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {}",
             debs.join(" ")
@@ -261,5 +288,20 @@ mod tests {
         assert!(c[1].ends_with("--no-install-recommends flex"));
         assert_eq!(c[2], "pip3 install virtme-ng==1.42");
         assert!(install_commands(&[]).is_empty());
+    }
+
+    #[test]
+    fn kexec_tools_is_installed_without_touching_host_reboots() {
+        let missing: Vec<&Prereq> = PREREQS
+            .iter()
+            .filter(|p| p.package == Some("kexec-tools"))
+            .collect();
+        let c = install_commands(&missing);
+        assert_eq!(c.len(), 3, "{c:?}");
+        assert_eq!(
+            c[1],
+            "echo 'kexec-tools kexec-tools/load_kexec boolean false' | debconf-set-selections"
+        );
+        assert!(c[2].ends_with(" kexec-tools"), "{c:?}");
     }
 }

@@ -612,6 +612,7 @@ fn run(cli: Cli) -> Result<i32> {
                 cpus: v.cpus,
                 memory: v.memory,
                 numa_nodes: None,
+                crash_dump: false,
                 timeout: Duration::from_secs(timeout),
                 accel,
                 rwdirs: vec![],

@@ -805,14 +805,18 @@ fn boot_group(
             .join(format!("boot-{index}-try{attempt}"));
         Cache::ensure(&guest_dir)?;
         let script_path = run_dir.join(format!("boot-{index}-try{attempt}.sh"));
-        std::fs::write(&script_path, testvms::guest_script(&guest_dir, tests))
-            .with_context(|| format!("cannot write {}", script_path.display()))?;
+        std::fs::write(
+            &script_path,
+            testvms::guest_script(&guest_dir, image, tests),
+        )
+        .with_context(|| format!("cannot write {}", script_path.display()))?;
         let console = run_dir.join(format!("console-{index}-try{attempt}.log"));
         let vm_opts = VmOptions {
             append: append.split_whitespace().map(str::to_string).collect(),
             cpus: opts.cpus,
             memory: opts.memory.clone(),
             numa_nodes,
+            crash_dump: group.crash_dump,
             timeout: Duration::from_secs(budget),
             accel,
             rwdirs: vec![run_dir.to_path_buf()],

@@ -51,6 +51,9 @@ pub struct VmOptions {
     pub memory: String,
     /// A NUMA guest of this many nodes (see [`numa_args`]); `None`: no NUMA.
     pub numa_nodes: Option<u32>,
+    /// The guest crashes into a capture kernel on purpose: the console
+    /// scan passes over that panic ([`find_report_around_crash_dump`]).
+    pub crash_dump: bool,
     pub timeout: Duration,
     pub accel: Accel,
     /// Host directories the guest may write (same path inside).
@@ -262,6 +265,27 @@ pub fn find_report(lines: &[String]) -> Option<KernelReport> {
     })
 }
 
+/// The panic message of a crash a test asks for (`echo c >
+/// /proc/sysrq-trigger`), as `sysrq_handle_crash()` words it.
+pub const DELIBERATE_CRASH: &str = "Kernel panic - not syncing: sysrq triggered crash";
+
+/// [`find_report`] for a boot that crashes on purpose into a capture
+/// kernel (a `crash_dump` test): the console up to the deliberate panic
+/// (the sysrq crash) and from the capture kernel's banner (`Linux version`)
+/// on is scanned; the panic itself, its stack dump and the kexec between
+/// them are not. Without a capture kernel booting after the panic, the
+/// panic is the report: the crash dump never happened.
+pub fn find_report_around_crash_dump(lines: &[String]) -> Option<KernelReport> {
+    let message = |i: usize| kernel_message(&lines[i]).unwrap_or_default();
+    let panic = (0..lines.len()).find(|&i| message(i).starts_with(DELIBERATE_CRASH));
+    let capture = panic
+        .and_then(|p| (p + 1..lines.len()).find(|&i| message(i).starts_with("Linux version ")));
+    match (panic, capture) {
+        (Some(p), Some(c)) => find_report(&lines[..p]).or_else(|| find_report(&lines[c..])),
+        _ => find_report(lines),
+    }
+}
+
 /// Guest memory in vng's syntax (digits, then `K`, `M` or `G`; no suffix
 /// is MiB, as vng reads it) in MiB, when it is a whole number of MiB.
 pub fn memory_mib(memory: &str) -> std::result::Result<u64, String> {
@@ -407,7 +431,12 @@ pub fn boot(image: &Path, command: &[String], opts: &VmOptions, console: &Path) 
     })?;
     let seconds = start.elapsed().as_secs_f64();
     let reached_init = reached_init(&lines);
-    let outcome = match (ended, find_report(&lines)) {
+    let report = if opts.crash_dump {
+        find_report_around_crash_dump(&lines)
+    } else {
+        find_report(&lines)
+    };
+    let outcome = match (ended, report) {
         // A kernel report decides the outcome even when the guest then hung
         // (a lockdep splat before a deadlock) or the command exited 0.
         (ended, Some(r)) => Outcome::Panicked {
@@ -476,6 +505,7 @@ pub fn probe_accel(cache: &Cache, image: &Path) -> Result<Accel> {
         cpus: 1,
         memory: "512M".into(),
         numa_nodes: None,
+        crash_dump: false,
         timeout: Duration::from_secs(45),
         accel: Accel::Kvm,
         rwdirs: vec![],
@@ -739,6 +769,67 @@ asi-tool: map_exclusive exited 0",
         );
     }
 
+    /// A crash-dump boot: the deliberate sysrq panic and its stack dump
+    /// are passed over once the capture kernel boots; a report before the
+    /// panic or in the capture kernel is still one; with no capture kernel
+    /// after it, the panic is the report.
+    #[test]
+    fn a_deliberate_crash_into_a_capture_kernel_is_not_a_report() {
+        let first = "[    0.000000] Linux version 6.12.107 (root@vm) #1 SMP
+[    9.000000] Run /usr/lib/virtme/virtme-ng-init as init process
+# phase 1: kexec -p /b/bzImage (256 MiB reserved for it)";
+        let crash = "[   23.384544] sysrq: Trigger a crash
+[   23.384870] Kernel panic - not syncing: sysrq triggered crash
+[   23.385463] CPU: 0 UID: 0 PID: 121 Comm: map_exclusive_k Kdump: loaded
+[   23.385922] Call Trace:
+[   23.386513]  <TASK>
+[   23.386715]  panic+0x326/0x380
+[   23.387102]  sysrq_handle_crash+0x15/0x20
+[   23.390590]  </TASK>
+early console in extract_kernel
+Decompressing Linux... Parsing ELF... Performing relocations... done.";
+        let capture = "[    0.000000] Linux version 6.12.107 (root@vm) #1 SMP
+[    0.000000] Command line: nr_cpus=1 maxcpus=1 irqpoll reset_devices
+[    8.000000] Run /usr/lib/virtme/virtme-ng-init as init process";
+        let warn = "[   20.000000] WARNING: CPU: 0 PID: 1 at mm/x.c:12 f+0x1/0x2";
+        let lines = |parts: &[&str]| -> Vec<String> {
+            parts.join("\n").lines().map(str::to_string).collect()
+        };
+        let clean = lines(&[first, crash, capture]);
+        assert_eq!(find_report_around_crash_dump(&clean), None);
+        // The ordinary scan calls the same console a panic.
+        assert_eq!(
+            find_report(&clean).unwrap().first_line,
+            "Kernel panic - not syncing: sysrq triggered crash"
+        );
+        let before = lines(&[first, warn, crash, capture]);
+        let after = lines(&[first, crash, capture, warn]);
+        for console in [before, after] {
+            assert_eq!(
+                find_report_around_crash_dump(&console).unwrap().first_line,
+                "WARNING: CPU: 0 PID: 1 at mm/x.c:12 f+0x1/0x2"
+            );
+        }
+        let no_capture = lines(&[first, crash]);
+        assert_eq!(
+            find_report_around_crash_dump(&no_capture)
+                .unwrap()
+                .first_line,
+            "Kernel panic - not syncing: sysrq triggered crash"
+        );
+        let other_panic = lines(&[
+            first,
+            "[   23.384870] Kernel panic - not syncing: Fatal exception",
+            capture,
+        ]);
+        assert_eq!(
+            find_report_around_crash_dump(&other_panic)
+                .unwrap()
+                .first_line,
+            "Kernel panic - not syncing: Fatal exception"
+        );
+    }
+
     /// BUG_ON() (lib/bug.c, then x86 die()): the `kernel BUG at` line
     /// names the report, not the `Oops: invalid opcode` after it.
     #[test]
@@ -861,6 +952,7 @@ asi-tool: map_exclusive exited 0",
             cpus: 2,
             memory: "2G".into(),
             numa_nodes: None,
+            crash_dump: false,
             timeout: Duration::from_secs(5),
             accel: Accel::Tcg,
             rwdirs: vec![PathBuf::from("/r")],
@@ -1000,6 +1092,7 @@ asi-tool: map_exclusive exited 0",
             cpus: 1,
             memory: "1G".into(),
             numa_nodes: None,
+            crash_dump: false,
             timeout: Duration::from_secs(1),
             accel: Accel::Tcg,
             rwdirs: vec![],
