@@ -62,6 +62,7 @@ fn full_pipeline_on_the_default_kernel() {
         "map_exclusive_mode",
         "map_exclusive_mode_off",
         "map_exclusive_hwpoison",
+        "map_exclusive_kdump",
         "memfd_secret",
     ] {
         let t = tests
