@@ -24,4 +24,5 @@ pub mod rebase;
 pub mod results;
 pub mod source;
 pub mod testvms;
+pub mod version;
 pub mod vm;

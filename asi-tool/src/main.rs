@@ -13,6 +13,7 @@ use asi_tool::queue::{self, Queue};
 use asi_tool::rebase::{self, RebaseOptions};
 use asi_tool::source::{self, Origin};
 use asi_tool::testvms::Suite;
+use asi_tool::version;
 use asi_tool::vm::{self, Accel, VmOptions};
 use asi_tool::{bench, cmd, doctor};
 use clap::{Args, Parser, Subcommand};
@@ -45,7 +46,7 @@ struct Cli {
 #[derive(Args, Clone)]
 struct TreeArgs {
     /// A kernel version from the cache, fetched if needed (default: the pinned 6.12).
-    #[arg(long, value_name = "VERSION", conflicts_with = "tree")]
+    #[arg(long, value_name = "VERSION", conflicts_with = "tree", value_parser = version::arg)]
     kernel: Option<String>,
     /// Your own kernel git repository; it is never modified: the queue goes
     /// on a new branch, built in an asi-tool worktree.
@@ -245,7 +246,7 @@ enum Command {
     /// conflict or not attempted.
     Rebase {
         /// The kernel version: MAJOR.MINOR (newest in the archive) or MAJOR.MINOR.PATCH.
-        #[arg(long, value_name = "VERSION")]
+        #[arg(long, value_name = "VERSION", value_parser = version::arg)]
         onto: String,
         /// Save the result as the variant patches/forwardports/<MAJOR.MINOR>/
         /// (only when it differs from patches/; a stale variant is removed).
@@ -274,7 +275,7 @@ enum Command {
     /// git range-diff of patches/ on its own base against the queue for
     /// VERSION (its variant, or patches/ merged with git am -3).
     RangeDiff {
-        #[arg(long, value_name = "VERSION")]
+        #[arg(long, value_name = "VERSION", value_parser = version::arg)]
         onto: String,
         /// Compare with this queue instead of VERSION's variant.
         #[arg(long, value_name = "DIR")]
@@ -337,7 +338,7 @@ impl RunArgs {
 #[derive(Args, Clone)]
 struct CellArgs {
     /// Only this kernel version (repeatable); one not in ci/matrix.toml may be tried too.
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = version::arg)]
     kernel: Vec<String>,
     /// Only this config of ci/matrix.toml (repeatable).
     #[arg(long, value_name = "NAME")]
@@ -398,6 +399,7 @@ enum KernelCommand {
     /// Fetch a kernel version into the cache (a no-op when cached).
     Fetch {
         /// MAJOR.MINOR (newest available) or MAJOR.MINOR.PATCH.
+        #[arg(value_parser = version::arg)]
         version: String,
         /// Import this tarball instead of downloading.
         #[arg(long, value_name = "FILE", conflicts_with = "tree")]
@@ -412,7 +414,7 @@ enum KernelCommand {
     /// patch releases of a MAJOR.MINOR line), with their builds and work trees.
     Gc {
         /// Keep this version too (repeatable).
-        #[arg(long, value_name = "VERSION")]
+        #[arg(long, value_name = "VERSION", value_parser = version::arg)]
         keep: Vec<String>,
         /// Only say what would be removed.
         #[arg(long)]

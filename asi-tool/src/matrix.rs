@@ -94,11 +94,7 @@ pub fn load(project: &Path) -> Result<Matrix> {
 }
 
 fn valid_version(v: &str) -> bool {
-    let parts: Vec<&str> = v.split('.').collect();
-    (2..=3).contains(&parts.len())
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    v.parse::<crate::version::KernelVersion>().is_ok()
 }
 
 pub fn parse(text: &str) -> std::result::Result<Matrix, String> {

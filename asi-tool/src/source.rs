@@ -97,14 +97,9 @@ pub fn kernel_version(dir: &Path) -> Option<String> {
 
 /// Checks a user-supplied version string: `6.12` or `6.12.107`.
 pub fn parse_version(v: &str) -> Result<Vec<u32>> {
-    let parts: Option<Vec<u32>> = v.split('.').map(|p| p.parse().ok()).collect();
-    match parts {
-        Some(p) if (2..=3).contains(&p.len()) => Ok(p),
-        _ => Err(fail(
-            Exit::Usage,
-            format!("{v:?} is not a kernel version: use MAJOR.MINOR (newest available) or MAJOR.MINOR.PATCH"),
-        )),
-    }
+    v.parse::<crate::version::KernelVersion>()
+        .map(|k| k.parts())
+        .map_err(|e| fail(Exit::Usage, e))
 }
 
 /// Reads the record of a fully imported kernel, if the cache has one.

@@ -280,3 +280,44 @@ fn a_matrix_config_with_an_unknown_fragment_is_refused_before_any_fetch() {
         no_work_done(tmp.path());
     }
 }
+
+/// A version that is not MAJOR.MINOR[.PATCH] is refused by the command
+/// line parser itself (exit 2), by every command that takes one, before
+/// anything is fetched or made; the matrix file and the fetcher use the
+/// same parser (`version::KernelVersion`).
+#[test]
+fn a_bad_kernel_version_is_a_usage_error_before_anything_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    project_with_manifest(
+        tmp.path(),
+        "[[test]]\nname='t'\nsource='t.sh'\nappend='asi=on'\n",
+    );
+    for args in [
+        &["test", "--kernel", "6.+12"][..],
+        &["test", "--kernel", "6"][..],
+        &["build", "--kernel", "v6.12"][..],
+        &["kernel", "fetch", "6.12-rc1"][..],
+        &["rebase", "--onto", "7"][..],
+        &["matrix", "--kernel", "7.3."][..],
+    ] {
+        let out = Command::new(BIN)
+            .arg("--project")
+            .arg(tmp.path())
+            .arg("--cache-dir")
+            .arg(tmp.path().join("cache"))
+            .args(args)
+            .output()
+            .expect("asi-tool runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("is not a kernel version"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        no_work_done(tmp.path());
+        assert!(
+            !tmp.path().join("cache").exists(),
+            "{args:?} made the cache"
+        );
+    }
+}
