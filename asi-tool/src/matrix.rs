@@ -923,6 +923,12 @@ pub fn default_previous(project: &Project) -> PathBuf {
 /// Runs every cell through `pipeline::test` (a failing cell never stops
 /// the others), then writes the summary.
 pub fn run(project: &Project, cache: &Cache, cells: &[Cell], opts: &RunOptions) -> Result<Summary> {
+    // Every cell's inputs first (its queue, fragments, tests): nothing is
+    // fetched or written while one of them is broken.
+    for cell in cells {
+        crate::pipeline::validate(project, &cell_options(&opts.test, cell, &opts.out))
+            .with_context(|| format!("matrix cell {}", cell.id()))?;
+    }
     Cache::ensure(&opts.out)?;
     let mut done = Vec::new();
     for (i, cell) in cells.iter().enumerate() {
@@ -949,17 +955,7 @@ pub fn run(project: &Project, cache: &Cache, cells: &[Cell], opts: &RunOptions) 
             std::fs::remove_dir_all(&dir)
                 .with_context(|| format!("cannot clear {}", dir.display()))?;
         }
-        let mut t = opts.test.clone();
-        t.spec = TreeSpec::Kernel(cell.version.clone());
-        t.baseline = !cell.config.patched;
-        t.append = cell
-            .config
-            .append
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        t.kconfig = cell.config.kconfig.clone();
-        t.out_dir = Some(dir.clone());
+        let t = cell_options(&opts.test, cell, &opts.out);
         let start = Instant::now();
         let mut stage = Stage::Fetch;
         let summary = match pipeline::test_staged(project, cache, &t, &mut stage) {
@@ -987,6 +983,23 @@ pub fn run(project: &Project, cache: &Cache, cells: &[Cell], opts: &RunOptions) 
         done.push(summary);
     }
     finish(done, cells, opts)
+}
+
+/// The `test` options of one cell: `base` with the cell's kernel, queue or
+/// baseline, command line, fragments and results directory under `out`.
+fn cell_options(base: &TestOptions, cell: &Cell, out: &Path) -> TestOptions {
+    let mut t = base.clone();
+    t.spec = TreeSpec::Kernel(cell.version.clone());
+    t.baseline = !cell.config.patched;
+    t.append = cell
+        .config
+        .append
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    t.kconfig = cell.config.kconfig.clone();
+    t.out_dir = Some(out.join(cell.id()));
+    t
 }
 
 /// Summary, regressions, files: shared by `run` and `summarize`.

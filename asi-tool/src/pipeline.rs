@@ -474,13 +474,13 @@ pub fn test(project: &Project, cache: &Cache, opts: &TestOptions) -> Result<RunR
 
 /// [`test`], keeping `stage` up to date so that a caller can tell where a
 /// failed run stopped.
-pub fn test_staged(
-    project: &Project,
-    cache: &Cache,
-    opts: &TestOptions,
-    stage: &mut Stage,
-) -> Result<RunResults> {
-    *stage = Stage::Fetch;
+/// What a run checks before it fetches anything or makes its run
+/// directory: the kernel version, the manifest and the --filter selection,
+/// the queue the version gets, and the Kconfig fragments. Returns the
+/// selected tests. `matrix` calls it for every cell before the first one
+/// runs, so that a broken variant of the last version is not found hours
+/// into the run.
+pub fn validate(project: &Project, opts: &TestOptions) -> Result<Vec<testvms::TestSpec>> {
     // A bad version is a usage error: say so before any run directory exists.
     if let TreeSpec::Kernel(v) = &opts.spec {
         source::parse_version(v)?;
@@ -502,6 +502,17 @@ pub fn test_staged(
     // matrix config's `kconfig`) that names no opt-in fragment (which of
     // them a tree gets is decided once the tree is there).
     kconfig::load(&project.kconfig_dir(), !opts.baseline, &opts.kconfig)?;
+    Ok(selected)
+}
+
+pub fn test_staged(
+    project: &Project,
+    cache: &Cache,
+    opts: &TestOptions,
+    stage: &mut Stage,
+) -> Result<RunResults> {
+    *stage = Stage::Fetch;
+    let selected = validate(project, opts)?;
     let (started, run_id) = results::now_utc();
     let (run_id, run_dir) = match &opts.out_dir {
         Some(dir) => {
