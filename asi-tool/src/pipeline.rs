@@ -492,8 +492,15 @@ pub fn validate(project: &Project, opts: &TestOptions) -> Result<Vec<testvms::Te
     // patch, a patch that does not parse): the variant is chosen by
     // MAJOR.MINOR, so it is known before the fetch too.
     if !opts.baseline {
-        if let TreeSpec::Kernel(v) = &opts.spec {
-            let q = queue::select(&project.queue_dir(), v);
+        // For a --tree, the version of its work tree's Makefile, unless
+        // --base names another revision (known only once it is read).
+        let version = match &opts.spec {
+            TreeSpec::Kernel(v) => Some(v.clone()),
+            TreeSpec::Tree(dir) if opts.base.is_none() => source::kernel_version(dir),
+            TreeSpec::Tree(_) => None,
+        };
+        if let Some(v) = version {
+            let q = queue::select(&project.queue_dir(), &v);
             Queue::load(&q.dir)
                 .with_context(|| format!("the queue for {v} ({}) does not load", q.label()))?;
         }

@@ -99,6 +99,38 @@ fn a_queue_that_does_not_load_is_reported_before_any_fetch() {
     no_work_done(tmp.path());
 }
 
+/// The same for a --tree: the queue its Makefile's version gets is
+/// loaded before the tree is imported (no worktree, no run directory).
+#[test]
+fn a_queue_that_does_not_load_is_reported_before_a_tree_is_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    project_with_manifest(tmp.path(), ONE_TEST);
+    std::fs::create_dir_all(tmp.path().join("patches/forwardports/9.9")).unwrap();
+    std::fs::write(
+        tmp.path().join("patches/forwardports/9.9/series"),
+        "# from-series: x\n0001-no-such-patch.patch\n",
+    )
+    .unwrap();
+    let tree = tmp.path().join("linux");
+    std::fs::create_dir_all(tree.join("scripts")).unwrap();
+    std::fs::write(
+        tree.join("Makefile"),
+        "VERSION = 9\nPATCHLEVEL = 9\nSUBLEVEL = 1\n",
+    )
+    .unwrap();
+    std::fs::write(tree.join("Kconfig"), "").unwrap();
+    let out = asi_test(tmp.path(), &["--tree", &tree.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the queue for 9.9.1")
+            && stderr(&out).contains("0001-no-such-patch.patch"),
+        "{}",
+        stderr(&out)
+    );
+    no_work_done(tmp.path());
+    assert!(!tmp.path().join("cache").exists(), "the tree was used");
+}
+
 #[test]
 fn a_broken_kconfig_fragment_is_reported_before_any_fetch() {
     let tmp = tempfile::tempdir().unwrap();
