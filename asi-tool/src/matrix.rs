@@ -926,7 +926,8 @@ pub fn run(project: &Project, cache: &Cache, cells: &[Cell], opts: &RunOptions) 
     // Every cell's inputs first (its queue, fragments, tests): nothing is
     // fetched or written while one of them is broken.
     for cell in cells {
-        crate::pipeline::validate(project, &cell_options(&opts.test, cell, &opts.out))
+        let dir = opts.out.join(cell.id());
+        crate::pipeline::validate(project, &cell_options(&opts.test, cell, &dir))
             .with_context(|| format!("matrix cell {}", cell.id()))?;
     }
     Cache::ensure(&opts.out)?;
@@ -955,7 +956,7 @@ pub fn run(project: &Project, cache: &Cache, cells: &[Cell], opts: &RunOptions) 
             std::fs::remove_dir_all(&dir)
                 .with_context(|| format!("cannot clear {}", dir.display()))?;
         }
-        let t = cell_options(&opts.test, cell, &opts.out);
+        let t = cell_options(&opts.test, cell, &dir);
         let start = Instant::now();
         let mut stage = Stage::Fetch;
         let summary = match pipeline::test_staged(project, cache, &t, &mut stage) {
@@ -986,8 +987,8 @@ pub fn run(project: &Project, cache: &Cache, cells: &[Cell], opts: &RunOptions) 
 }
 
 /// The `test` options of one cell: `base` with the cell's kernel, queue or
-/// baseline, command line, fragments and results directory under `out`.
-fn cell_options(base: &TestOptions, cell: &Cell, out: &Path) -> TestOptions {
+/// baseline, command line, fragments and results directory `dir`.
+fn cell_options(base: &TestOptions, cell: &Cell, dir: &Path) -> TestOptions {
     let mut t = base.clone();
     t.spec = TreeSpec::Kernel(cell.version.clone());
     t.baseline = !cell.config.patched;
@@ -998,7 +999,7 @@ fn cell_options(base: &TestOptions, cell: &Cell, out: &Path) -> TestOptions {
         .map(str::to_string)
         .collect();
     t.kconfig = cell.config.kconfig.clone();
-    t.out_dir = Some(out.join(cell.id()));
+    t.out_dir = Some(dir.to_path_buf());
     t
 }
 

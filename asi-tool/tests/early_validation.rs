@@ -9,20 +9,6 @@ use std::process::{Command, Output};
 mod common;
 use common::*;
 
-/// A project with the real queue's series (not its patches), the real
-/// Kconfig fragments and the given manifest.
-fn project_with_manifest(dir: &Path, manifest: &str) {
-    std::fs::create_dir_all(dir.join("patches")).unwrap();
-    std::fs::create_dir_all(dir.join("test-vms")).unwrap();
-    std::fs::create_dir_all(dir.join("kconfig")).unwrap();
-    std::fs::copy(project().join("patches/series"), dir.join("patches/series")).unwrap();
-    for f in std::fs::read_dir(project().join("kconfig")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, dir.join("kconfig").join(f.file_name().unwrap())).unwrap();
-    }
-    std::fs::write(dir.join("test-vms/manifest.toml"), manifest).unwrap();
-}
-
 fn asi_test(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .arg("--project")
@@ -105,24 +91,18 @@ fn a_queue_that_does_not_load_is_reported_before_any_fetch() {
 fn a_queue_that_does_not_load_is_reported_before_a_tree_is_used() {
     let tmp = tempfile::tempdir().unwrap();
     project_with_manifest(tmp.path(), ONE_TEST);
-    std::fs::create_dir_all(tmp.path().join("patches/forwardports/9.9")).unwrap();
+    std::fs::create_dir_all(tmp.path().join("patches/forwardports/6.12")).unwrap();
     std::fs::write(
-        tmp.path().join("patches/forwardports/9.9/series"),
+        tmp.path().join("patches/forwardports/6.12/series"),
         "# from-series: x\n0001-no-such-patch.patch\n",
     )
     .unwrap();
     let tree = tmp.path().join("linux");
-    std::fs::create_dir_all(tree.join("scripts")).unwrap();
-    std::fs::write(
-        tree.join("Makefile"),
-        "VERSION = 9\nPATCHLEVEL = 9\nSUBLEVEL = 1\n",
-    )
-    .unwrap();
-    std::fs::write(tree.join("Kconfig"), "").unwrap();
+    kernel_repo(&tree);
     let out = asi_test(tmp.path(), &["--tree", &tree.to_string_lossy()]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("the queue for 9.9.1")
+        stderr(&out).contains("the queue for 6.12")
             && stderr(&out).contains("0001-no-such-patch.patch"),
         "{}",
         stderr(&out)

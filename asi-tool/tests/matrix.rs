@@ -144,39 +144,27 @@ fn a_broken_matrix_file_is_an_input_error_for_every_command() {
 
 #[test]
 fn a_broken_cell_stops_the_matrix_before_any_fetch() {
-    // Two versions; the variant queue of the second names a patch that is
-    // not there. `asi-tool matrix` must say so, naming the cell, before it
-    // fetches the first version or writes any results.
+    // Two versions; the first cell (a baseline) is fine, the variant queue
+    // of the second version names a patch that is not there. `asi-tool
+    // matrix` must say so, naming the cell, before it fetches the first
+    // version or writes any results.
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path();
-    for d in ["patches/forwardports/7.3", "kconfig", "ci", "test-vms"] {
+    project_with_manifest(p, "[[test]]\nname='t'\nsource='t.sh'\nappend='asi=on'\n");
+    for d in ["patches/forwardports/7.3", "ci"] {
         std::fs::create_dir_all(p.join(d)).unwrap();
-    }
-    std::fs::copy(project().join("patches/series"), p.join("patches/series")).unwrap();
-    for f in std::fs::read_dir(project().join("patches")).unwrap() {
-        let f = f.unwrap().path();
-        if f.extension().is_some_and(|e| e == "patch") {
-            std::fs::copy(&f, p.join("patches").join(f.file_name().unwrap())).unwrap();
-        }
     }
     std::fs::write(
         p.join("patches/forwardports/7.3/series"),
         "# from-series: x\n0001-no-such-patch.patch\n",
     )
     .unwrap();
-    for f in std::fs::read_dir(project().join("kconfig")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, p.join("kconfig").join(f.file_name().unwrap())).unwrap();
-    }
-    std::fs::write(
-        p.join("test-vms/manifest.toml"),
-        "[[test]]\nname='t'\nsource='t.sh'\nappend='asi=on'\n",
-    )
-    .unwrap();
     std::fs::write(
         p.join("ci/matrix.toml"),
         "[[kernel]]\nversion = \"6.12.107\"\n[[kernel]]\nversion = \"7.3\"\n\
-         [[config]]\nname = \"asi-on\"\npatched = true\nappend = \"asi=on\"\n",
+         [[config]]\nname = \"baseline\"\npatched = false\nappend = \"\"\n\
+         [[config]]\nname = \"asi-on\"\npatched = true\nappend = \"asi=on\"\n\
+         kernels = [\"7.3\"]\n",
     )
     .unwrap();
     let out = Command::new(BIN)
@@ -187,7 +175,7 @@ fn a_broken_cell_stops_the_matrix_before_any_fetch() {
         .args(["matrix", "--out", &p.join("cells").to_string_lossy()])
         .output()
         .expect("asi-tool runs");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(
         err.contains("matrix cell 7.3-asi-on") && err.contains("0001-no-such-patch.patch"),

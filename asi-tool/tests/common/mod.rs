@@ -41,6 +41,20 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
+/// A project with the real queue's series (not its patches), the real
+/// Kconfig fragments and the given manifest.
+pub fn project_with_manifest(dir: &Path, manifest: &str) {
+    std::fs::create_dir_all(dir.join("patches")).unwrap();
+    std::fs::create_dir_all(dir.join("test-vms")).unwrap();
+    std::fs::create_dir_all(dir.join("kconfig")).unwrap();
+    std::fs::copy(project().join("patches/series"), dir.join("patches/series")).unwrap();
+    for f in std::fs::read_dir(project().join("kconfig")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.join("kconfig").join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.join("test-vms/manifest.toml"), manifest).unwrap();
+}
+
 /// A tiny tree that passes the kernel-tree check.
 pub fn kernel_repo(dir: &Path) {
     std::fs::create_dir_all(dir.join("scripts")).unwrap();
