@@ -6,10 +6,15 @@
  *
  * With kernel.asi_netns=1 a new namespace gets a domain and its processes
  * run on the domain's view; with kernel.asi_netns=0 it gets none and they
- * run on the full kernel mapping, as without ASI. Rounds alternate between
- * the two settings so that drift hits both; each number is the median over
- * the rounds. Every round checks /proc/net/asi, so a round that did not get
- * the configuration it measures fails the benchmark instead of skewing it.
+ * run on the full kernel mapping, as without ASI. A round measures both
+ * settings back to back, in alternating order (ABBA...), so that drift hits
+ * both; the cost of a domain is, per round, the ratio of the two, and the
+ * report gives the geometric mean of those paired ratios with its 95%
+ * confidence interval (Student's t on the logarithms). Rounds go on, from
+ * MIN_ROUNDS up to MAX_ROUNDS, until every interval is within +-TARGET_PCT;
+ * the report says whether that was reached. Every round checks
+ * /proc/net/asi, so a round that did not get the configuration it measures
+ * fails the benchmark instead of skewing it.
  * Everything runs pinned to CPU 0, so that both ends of a TCP connection
  * and the softirqs they raise share one CPU, as on a busy host, and the
  * scheduler's placement adds no noise of its own.
@@ -24,6 +29,12 @@
  *   Each send runs the receive softirq in the sender's context; in a bound
  *   process that switches to the trusted view and back (two CR3 writes).
  * - tcp_stream: 16 MiB over loopback TCP.
+ * - view switches: /sys/kernel/mm/asi/view_switches read around each of
+ *   the above, per 1000 operations (per MiB for the stream): switches to
+ *   the trusted view, two flushing CR3 writes each, counted on all CPUs.
+ *   Unlike the times, they do not depend on the emulator's speed. A
+ *   system call must not switch: getppid() with a domain at 1 or more per
+ *   1000 calls fails the benchmark.
  * - memory: with 32 such namespaces held open, per namespace: the drop of
  *   MemFree, the domains' data and page-table pages, and the 2 MiB blocks
  *   the MAP_EXCLUSIVE pool took out of the direct map for the data pages
@@ -38,6 +49,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -55,7 +67,9 @@
 #include <unistd.h>
 
 #define KSFT_SKIP	4
-#define ROUNDS		9
+#define MIN_ROUNDS	10
+#define MAX_ROUNDS	60
+#define TARGET_PCT	3.0	/* stop once every 95% interval is this narrow */
 #define CREATE_ITERS	40
 #define GETPPID_ITERS	200000
 #define FORK_ITERS	100
@@ -70,12 +84,13 @@ enum op { CREATE, GETPPID, FORK, RR, STREAM, NR_OPS };
 
 static const struct {
 	const char *name, *unit;
+	double per;	/* operations per round, for view switches per 1000 */
 } ops[NR_OPS] = {
-	[CREATE]	= { "netns_create", "us" },
-	[GETPPID]	= { "getppid", "ns" },
-	[FORK]		= { "fork_exit", "us" },
-	[RR]		= { "tcp_rr", "us" },
-	[STREAM]	= { "tcp_stream", "MiB/s" },
+	[CREATE]	= { "netns_create", "us", CREATE_ITERS },
+	[GETPPID]	= { "getppid", "ns", GETPPID_ITERS },
+	[FORK]		= { "fork_exit", "us", FORK_ITERS },
+	[RR]		= { "tcp_rr", "us", RR_ITERS },
+	[STREAM]	= { "tcp_stream", "MiB/s", STREAM_BYTES >> 20 },
 };
 
 struct mem {
@@ -141,6 +156,20 @@ static long read_long(const char *path)
 	return atol(buf);
 }
 
+/*
+ * /sys/kernel/mm/asi/view_switches: borrows of the trusted view, each two
+ * flushing CR3 writes, on all CPUs.  A count that does not depend on the
+ * emulator's speed.  Negative if the kernel has no such file.
+ */
+static double view_switches(void)
+{
+	char buf[64];
+
+	if (read_line(SYSFS_ASI "view_switches", buf, sizeof(buf)))
+		return -1;
+	return atof(buf);
+}
+
 static void set_sysctl(int domain)
 {
 	int fd = open(SYSCTL_NETNS, O_WRONLY);
@@ -195,6 +224,58 @@ static double median(double *v, int n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Student's t, two-sided 95%, for @df degrees of freedom. */
+static double t975(int df)
+{
+	static const double t[] = { 0, 12.706, 4.303, 3.182, 2.776, 2.571,
+		2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+		2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069,
+		2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042 };
+
+	if (df < 1)
+		return INFINITY;
+	if (df <= 30)
+		return t[df];
+	return 1.960 + 2.5 / df;	/* within 0.002 of the table up to 120 */
+}
+
+/*
+ * The paired ratios @b[i] / @a[i] of @n rounds: their geometric mean and
+ * its 95% confidence interval, from the mean and spread of the logs.
+ */
+static void ratio_ci(const double *a, const double *b, int n, double *mean,
+		     double *lo, double *hi)
+{
+	double sum = 0, sq = 0, m, sd, h;
+
+	for (int i = 0; i < n; i++)
+		sum += log(b[i] / a[i]);
+	m = sum / n;
+	for (int i = 0; i < n; i++) {
+		double d = log(b[i] / a[i]) - m;
+
+		sq += d * d;
+	}
+	sd = n > 1 ? sqrt(sq / (n - 1)) : INFINITY;
+	h = t975(n - 1) * sd / sqrt(n);
+	*mean = exp(m);
+	*lo = exp(m - h);
+	*hi = exp(m + h);
+}
+
+/* Whether every operation's interval lies within +-TARGET_PCT of its mean. */
+static int narrow_enough(double v[2][NR_OPS][MAX_ROUNDS], int n)
+{
+	for (int i = 0; i < NR_OPS; i++) {
+		double m, lo, hi;
+
+		ratio_ci(v[0][i], v[1][i], n, &m, &lo, &hi);
+		if (hi / m - 1 > TARGET_PCT / 100 || 1 - lo / m > TARGET_PCT / 100)
+			return 0;
+	}
+	return 1;
 }
 
 static void wait_ok(pid_t pid, const char *what)
@@ -342,19 +423,22 @@ static double bench_stream(void)
  * One round in a fresh namespace created with kernel.asi_netns=@domain:
  * the per-operation numbers, through a pipe from the child that runs them.
  */
-static void round_in_netns(int domain, double *res)
+static void round_in_netns(int domain, double *res, double *sw)
 {
 	int pfd[2];
 	pid_t pid;
 	long dom;
+	double s0;
 
 	set_sysctl(domain);
+	s0 = view_switches();
 	res[CREATE] = bench_forks(CREATE_ITERS, 1);
+	sw[CREATE] = view_switches() - s0;
 	if (pipe(pfd))
 		die("pipe: %s", strerror(errno));
 	pid = xfork();
 	if (!pid) {
-		double r[NR_OPS] = { 0 };
+		double r[2 * NR_OPS] = { 0 }, t;
 
 		close(pfd[0]);
 		if (unshare(CLONE_NEWNET))
@@ -364,22 +448,33 @@ static void round_in_netns(int domain, double *res)
 			die("/proc/net/asi says domain %ld, expected %s", dom,
 			    domain ? "a domain" : "none (0)");
 		lo_up();
+		/* r[NR_OPS + i]: view switches during operation i */
+		t = view_switches();
 		r[GETPPID] = bench_getppid();
+		r[NR_OPS + GETPPID] = view_switches() - t;
+		t = view_switches();
 		r[FORK] = bench_forks(FORK_ITERS, 0);
+		r[NR_OPS + FORK] = view_switches() - t;
+		t = view_switches();
 		r[RR] = bench_rr();
+		r[NR_OPS + RR] = view_switches() - t;
+		t = view_switches();
 		r[STREAM] = bench_stream();
+		r[NR_OPS + STREAM] = view_switches() - t;
 		if (write(pfd[1], r, sizeof(r)) != sizeof(r))
 			_exit(1);
 		_exit(0);
 	}
 	close(pfd[1]);
 	{
-		double r[NR_OPS];
+		double r[2 * NR_OPS];
 
 		if (read(pfd[0], r, sizeof(r)) != sizeof(r))
 			die("the round's child gave no results");
-		for (int i = GETPPID; i < NR_OPS; i++)
+		for (int i = GETPPID; i < NR_OPS; i++) {
 			res[i] = r[i];
+			sw[i] = r[NR_OPS + i];
+		}
 	}
 	close(pfd[0]);
 	wait_ok(pid, "a round");
@@ -446,11 +541,15 @@ static void measure_mem(int domain, struct mem *m)
 
 int main(void)
 {
-	double v[2][NR_OPS][ROUNDS], med[2][NR_OPS];
+	double v[2][NR_OPS][MAX_ROUNDS], med[2][NR_OPS], sorted[MAX_ROUNDS];
+	double mean[NR_OPS], lo[NR_OPS], hi[NR_OPS];
+	double sw[2][NR_OPS] = { { 0 } }, swk[2][NR_OPS];
+	int have_sw = view_switches() >= 0;
 	struct mem mem[2];
 	struct utsname u;
 	char status[64];
 	cpu_set_t cpus;
+	int rounds, reached;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (read_line(SYSFS_ASI "netns_domains", status, sizeof(status)) ||
@@ -468,27 +567,47 @@ int main(void)
 	if (sched_setaffinity(0, sizeof(cpus), &cpus))
 		die("cannot pin to CPU 0: %s", strerror(errno));
 
-	for (int r = 0; r < ROUNDS; r++)
+	reached = 0;
+	for (rounds = 0; rounds < MAX_ROUNDS && !reached; rounds++) {
 		for (int k = 0; k < 2; k++) {
 			/* ABBA order: neither side always goes first */
-			int d = (r % 2) ? 1 - k : k;
-			double res[NR_OPS];
+			int d = (rounds % 2) ? 1 - k : k;
+			double res[NR_OPS], rsw[NR_OPS];
 
-			round_in_netns(d, res);
-			for (int i = 0; i < NR_OPS; i++)
-				v[d][i][r] = res[i];
+			round_in_netns(d, res, rsw);
+			for (int i = 0; i < NR_OPS; i++) {
+				v[d][i][rounds] = res[i];
+				sw[d][i] += rsw[i];
+			}
 		}
+		if (rounds + 1 >= MIN_ROUNDS)
+			reached = narrow_enough(v, rounds + 1);
+	}
+	for (int i = 0; i < NR_OPS; i++) {
+		ratio_ci(v[0][i], v[1][i], rounds, &mean[i], &lo[i], &hi[i]);
+		for (int d = 0; d < 2; d++) {
+			memcpy(sorted, v[d][i], rounds * sizeof(double));
+			med[d][i] = median(sorted, rounds);
+		}
+	}
+	/* View switches per 1000 operations (per MiB for the stream) */
 	for (int d = 0; d < 2; d++)
 		for (int i = 0; i < NR_OPS; i++)
-			med[d][i] = median(v[d][i], ROUNDS);
+			swk[d][i] = have_sw ? sw[d][i] / rounds / ops[i].per *
+					      (i == STREAM ? 1 : 1000) : -1;
+	/* Nothing on the system call path switches views */
+	if (have_sw && swk[1][GETPPID] >= 1)
+		die("%.1f view switches per 1000 getppid() calls with a domain",
+		    swk[1][GETPPID]);
 	measure_mem(0, &mem[0]);
 	measure_mem(1, &mem[1]);
 
-	printf("netns_cost_bench on %s: median of %d rounds, no domain vs domain\n",
-	       u.release, ROUNDS);
+	printf("netns_cost_bench on %s: %d rounds, no domain vs domain; 95%% intervals %s +-%.0f%%\n",
+	       u.release, rounds, reached ? "within" : "NOT all within", TARGET_PCT);
 	for (int i = 0; i < NR_OPS; i++)
-		printf("%-13s %10.2f %10.2f %-6s x%.3f\n", ops[i].name,
-		       med[0][i], med[1][i], ops[i].unit, med[1][i] / med[0][i]);
+		printf("%-13s %10.2f %10.2f %-6s x%.3f [%.3f, %.3f]  view switches %.1f / %.1f\n",
+		       ops[i].name, med[0][i], med[1][i], ops[i].unit, mean[i],
+		       lo[i], hi[i], swk[0][i], swk[1][i]);
 	for (int d = 0; d < 2; d++)
 		printf("memory, %-9s: MemFree -%.1f KiB, ASI data pages %.2f, page-table pages %.2f, 2 MiB pool blocks %.3f per namespace\n",
 		       d ? "domain" : "no domain", mem[d].memfree_kib,
@@ -497,22 +616,26 @@ int main(void)
 
 	printf("ASI-BENCH-JSON-BEGIN\n");
 	printf("{\n  \"bench\": \"netns_cost\",\n  \"kernel\": \"%s\",\n", u.release);
-	printf("  \"params\": {\"cpu\": 0, \"rounds\": %d, \"create_iters\": %d, \"getppid_iters\": %d, "
+	printf("  \"params\": {\"cpu\": 0, \"rounds\": %d, \"min_rounds\": %d, \"max_rounds\": %d, "
+	       "\"target_pct\": %.1f, \"target_reached\": %s, \"create_iters\": %d, \"getppid_iters\": %d, "
 	       "\"fork_iters\": %d, \"rr_iters\": %d, \"stream_mib\": %d, \"mem_netns\": %d},\n",
-	       ROUNDS, CREATE_ITERS, GETPPID_ITERS, FORK_ITERS, RR_ITERS,
+	       rounds, MIN_ROUNDS, MAX_ROUNDS, TARGET_PCT, reached ? "true" : "false",
+	       CREATE_ITERS, GETPPID_ITERS, FORK_ITERS, RR_ITERS,
 	       STREAM_BYTES >> 20, MEM_NETNS);
-	printf("  \"tables\": [\n    {\n      \"title\": \"Cost per operation in a namespace without and with a domain (median of %d rounds)\",\n",
-	       ROUNDS);
-	printf("      \"columns\": [\"operation\", \"unit\", \"no domain\", \"domain\", "
-	       "\"domain / no domain\", \"no domain min\", \"no domain max\", "
-	       "\"domain min\", \"domain max\"],\n      \"rows\": [");
-	for (int i = 0; i < NR_OPS; i++) {
-		/* v[][i] is sorted by median() */
-		printf("%s\n        [\"%s\", \"%s\", %.2f, %.2f, %.3f, %.2f, %.2f, %.2f, %.2f]",
+	printf("  \"tables\": [\n    {\n      \"title\": \"Cost per operation in a namespace without and with a domain (%d rounds; medians, and the geometric mean of the per-round ratios with its 95%% confidence interval)\",\n",
+	       rounds);
+	printf("      \"columns\": [\"operation\", \"unit\", \"no domain (median)\", \"domain (median)\", "
+	       "\"domain / no domain\", \"95%% CI low\", \"95%% CI high\"],\n      \"rows\": [");
+	for (int i = 0; i < NR_OPS; i++)
+		printf("%s\n        [\"%s\", \"%s\", %.2f, %.2f, %.3f, %.3f, %.3f]",
 		       i ? "," : "", ops[i].name, ops[i].unit, med[0][i], med[1][i],
-		       med[1][i] / med[0][i], v[0][i][0], v[0][i][ROUNDS - 1],
-		       v[1][i][0], v[1][i][ROUNDS - 1]);
-	}
+		       mean[i], lo[i], hi[i]);
+	printf("\n      ]\n    },\n");
+	printf("    {\n      \"title\": \"Switches to the trusted view (/sys/kernel/mm/asi/view_switches, all CPUs; two CR3 writes each) per 1000 operations, per MiB for tcp_stream; -1: the kernel does not count them\",\n");
+	printf("      \"columns\": [\"operation\", \"no domain\", \"domain\"],\n      \"rows\": [");
+	for (int i = 0; i < NR_OPS; i++)
+		printf("%s\n        [\"%s\", %.1f, %.1f]", i ? "," : "",
+		       ops[i].name, swk[0][i], swk[1][i]);
 	printf("\n      ]\n    },\n");
 	printf("    {\n      \"title\": \"Memory per namespace, %d held open\",\n", MEM_NETNS);
 	printf("      \"columns\": [\"setting\", \"MemFree drop (KiB)\", "
